@@ -1,0 +1,8 @@
+"""skautoint: AutoInt (self-attentive feature interactions) as a scikit-learn estimator."""
+
+__version__ = "0.1.0"
+
+from ._estimators import AutoIntClassifier
+from ._fields import FieldTransformer, make_field_transformer
+
+__all__ = ["AutoIntClassifier", "FieldTransformer", "__version__", "make_field_transformer"]

@@ -1,0 +1,480 @@
+"""The scikit-learn face of AutoInt: parameters, validation, tags, prediction, persistence."""
+
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state, compute_sample_weight
+from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    _check_y,
+    check_consistent_length,
+    check_is_fitted,
+)
+
+from . import __version__
+from ._fields import FieldSpec, check_field_input, make_field_transformer
+from ._network import AutoIntNet
+from ._training import TensorData, TrainingConfig, predict_logits, train
+
+__all__ = ["AutoIntClassifier"]
+
+_FIELD_PARAMS = ("categorical_features", "continuous", "continuous_overrides", "min_frequency",
+                 "n_bins")
+_NETWORK_PARAMS = ("embedding_dim", "n_layers", "n_heads", "attention_dim", "residual",
+                   "attention_scaling", "layer_norm", "linear_term", "mlp_hidden_units", "dropout")
+
+
+def _resolve_device(device):
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("`device='cuda'` was requested but torch sees no CUDA device.")
+    return device
+
+
+class AutoIntClassifier(ClassifierMixin, BaseEstimator):
+    """AutoInt classifier: self-attentive feature interactions over fields (Song et al., 2019).
+
+    Takes a raw DataFrame (or array) of mixed categorical and numeric columns: an internal
+    field transformer (:func:`~skautoint.make_field_transformer`, with this estimator's field
+    parameters) turns every column into one field, and a PyTorch AutoInt network learns which
+    fields interact. Columns that are already coded fields (the output of a field transformer
+    earlier in a Pipeline) are used as they are.
+
+    Parameters
+    ----------
+    categorical_features : "from_dtype", None, array-like of str or int, or bool mask, \
+            default="from_dtype"
+        Which columns are categorical; see :func:`~skautoint.make_field_transformer`.
+    continuous : {"embed", "bucketize"}, default="bucketize"
+        How numeric columns become fields: quantile buckets, or a robustly scaled value times
+        a learned vector (the paper's way).
+    continuous_overrides : dict, default=None
+        Per-column choice replacing ``continuous``, keyed by column name or index.
+    min_frequency : int or float, default=10
+        Categorical levels seen fewer times share one "rare" code.
+    n_bins : int, default=32
+        Largest number of buckets of a bucketized column.
+    embedding_dim : int, default=16
+        Width of every field embedding.
+    n_layers : int, default=3
+        Number of interacting (self-attention) layers.
+    n_heads : int, default=2
+        Attention heads per layer.
+    attention_dim : int, default=32
+        Width of each attention head.
+    residual : bool, default=True
+        Projected residual connection ``W_res e_m`` in every layer.
+    attention_scaling : bool, default=False
+        Divide attention logits by ``sqrt(attention_dim)``.
+    layer_norm : bool, default=False
+        LayerNorm after every interacting layer.
+    linear_term : bool, default=False
+        Add a first-order (logistic-regression) term.
+    mlp_hidden_units : tuple of int, default=()
+        Non-empty adds an MLP branch on the embeddings (AutoInt+).
+    dropout : float, default=0.0
+        Dropout on attention weights and in the MLP branch.
+    learning_rate : float, default=1e-3
+        Adam's step size.
+    batch_size : int, default=256
+        Rows per training step.
+    max_epochs : int, default=100
+        Largest number of passes over the training data.
+    weight_decay : float, default=0.0
+        L2 penalty passed to Adam.
+    early_stopping : "auto" or bool, default="auto"
+        Hold out ``validation_fraction`` of the rows (or use ``X_val``) and stop when the
+        validation log-loss has not improved by ``tol`` for ``n_iter_no_change`` epochs; the
+        best epoch's weights are restored. ``"auto"`` enables it from 1000 rows on, or
+        whenever ``X_val`` is given.
+    validation_fraction : float or int, default=0.1
+        Share (or number) of rows held out for early stopping, stratified by class.
+    n_iter_no_change : int, default=5
+        Epochs without improvement before training stops.
+    tol : float, default=1e-4
+        Smallest decrease of the validation log-loss that counts as an improvement.
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes, multiplied into ``sample_weight``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, batch order, dropout and the validation split. The global
+        torch random state is left as it was.
+    verbose : int, default=0
+        0 is silent; 1 prints one line per epoch.
+    device : {"auto", "cpu", "cuda"}, default="auto"
+        Where the network trains; ``"auto"`` takes CUDA when torch sees it.
+    warm_start : bool, default=False
+        Continue training the fitted network for another ``max_epochs`` instead of starting
+        over.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    n_features_in_ : int
+        Number of columns seen in ``fit``.
+    feature_names_in_ : ndarray of str
+        Column names seen in ``fit``, when they are all strings.
+    field_transformer_ : FieldTransformer
+        The fitted field transformer.
+    field_spec_ : FieldSpec
+        Field names, kinds and table sizes.
+    module_ : AutoIntNet
+        The trained torch network.
+    n_iter_ : int
+        Epochs run (over all warm starts).
+    best_iteration_ : int
+        Epoch whose weights the network holds.
+    history_ : list of dict
+        One record per epoch: ``epoch``, ``train_loss``, ``valid_loss`` and ``valid_score``
+        (accuracy, with early stopping), ``seconds`` and ``best``.
+
+    Examples
+    --------
+    >>> from skautoint import AutoIntClassifier
+    >>> from skautoint.datasets import load_adult
+    >>> X, y = load_adult(return_X_y=True)
+    >>> clf = AutoIntClassifier(max_epochs=2, random_state=0).fit(X[:2000], y[:2000])
+    >>> clf.predict_proba(X[:3]).shape
+    (3, 2)
+    >>> clf.classes_.tolist()
+    ['<=50K', '>50K']
+    """
+
+    _parameter_constraints: dict = {
+        "categorical_features": ["array-like", StrOptions({"from_dtype"}), None],
+        "continuous": [StrOptions({"embed", "bucketize"})],
+        "continuous_overrides": [dict, None],
+        "min_frequency": [
+            Interval(Integral, 1, None, closed="left"),
+            Interval(RealNotInt, 0, 1, closed="neither"),
+        ],
+        "n_bins": [Interval(Integral, 2, None, closed="left")],
+        "embedding_dim": [Interval(Integral, 1, None, closed="left")],
+        "n_layers": [Interval(Integral, 0, None, closed="left")],
+        "n_heads": [Interval(Integral, 1, None, closed="left")],
+        "attention_dim": [Interval(Integral, 1, None, closed="left")],
+        "residual": ["boolean"],
+        "attention_scaling": ["boolean"],
+        "layer_norm": ["boolean"],
+        "linear_term": ["boolean"],
+        "mlp_hidden_units": [tuple, list],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "early_stopping": [StrOptions({"auto"}), "boolean"],
+        "validation_fraction": [
+            Interval(RealNotInt, 0, 1, closed="neither"),
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "device": [StrOptions({"auto", "cpu", "cuda"})],
+        "warm_start": ["boolean"],
+    }
+
+    def __init__(self, *, categorical_features="from_dtype", continuous="bucketize",
+                 continuous_overrides=None, min_frequency=10, n_bins=32, embedding_dim=16,
+                 n_layers=3, n_heads=2, attention_dim=32, residual=True, attention_scaling=False,
+                 layer_norm=False, linear_term=False, mlp_hidden_units=(), dropout=0.0,
+                 learning_rate=1e-3, batch_size=256, max_epochs=100, weight_decay=0.0,
+                 early_stopping="auto", validation_fraction=0.1, n_iter_no_change=5, tol=1e-4,
+                 class_weight=None, random_state=None, verbose=0, device="auto",
+                 warm_start=False):
+        self.categorical_features = categorical_features
+        self.continuous = continuous
+        self.continuous_overrides = continuous_overrides
+        self.min_frequency = min_frequency
+        self.n_bins = n_bins
+        self.embedding_dim = embedding_dim
+        self.n_layers = n_layers
+        self.n_heads = n_heads
+        self.attention_dim = attention_dim
+        self.residual = residual
+        self.attention_scaling = attention_scaling
+        self.layer_norm = layer_norm
+        self.linear_term = linear_term
+        self.mlp_hidden_units = mlp_hidden_units
+        self.dropout = dropout
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.weight_decay = weight_decay
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.class_weight = class_weight
+        self.random_state = random_state
+        self.verbose = verbose
+        self.device = device
+        self.warm_start = warm_start
+
+    # ------------------------------------------------------------------ fit
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None):
+        """Fit the field transformer and train the network.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Training columns: categorical, numeric, or coded fields from a field transformer.
+        y : array-like of shape (n_samples,)
+            Class labels of any type (strings, integers, booleans).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights (multiplied by ``class_weight``).
+        X_val, y_val : DataFrame or array-like, default=None
+            Validation rows for early stopping, instead of a split of ``X``.
+
+        Returns
+        -------
+        self : AutoIntClassifier
+            The fitted classifier.
+        """
+        warm = self.warm_start and hasattr(self, "module_")
+        X = check_field_input(self, X, reset=not warm)
+        y = _check_y(y, estimator=self)
+        check_consistent_length(X, y)
+        check_classification_targets(y)
+        if (X_val is None) != (y_val is None):
+            raise ValueError("Pass both `X_val` and `y_val`, or neither.")
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+
+        classes, y_encoded = np.unique(y, return_inverse=True)
+        if warm and not np.array_equal(classes, self.classes_):
+            raise ValueError(
+                f"warm_start: the classes {classes.tolist()} differ from those of the first fit "
+                f"{self.classes_.tolist()}."
+            )
+        if len(classes) < 2:
+            raise ValueError(
+                f"The classifier needs samples of at least 2 classes in the data; got only one "
+                f"class: {classes[0]!r}."
+            )
+        self.classes_ = classes
+        if self.class_weight is not None:
+            sample_weight = sample_weight * compute_sample_weight(self.class_weight, y)
+
+        rng = check_random_state(self.random_state)
+        seed, split_seed = rng.randint(np.iinfo(np.int32).max, size=2)
+        if not warm:
+            self.field_transformer_ = make_field_transformer(
+                **{name: getattr(self, name) for name in _FIELD_PARAMS}
+            ).fit(X)
+            self.history_ = []
+        index, value = self._encode(X, fit=not warm)
+
+        train_rows, valid_data = np.arange(len(y_encoded)), None
+        if X_val is not None:
+            valid_data = self._validation_from(X_val, y_val)
+        elif self._early_stopping_enabled(len(y_encoded)):
+            train_rows, valid_rows = _validation_split(
+                y_encoded, self.validation_fraction, split_seed
+            )
+            valid_data = (index[valid_rows], value[valid_rows], y_encoded[valid_rows],
+                          sample_weight[valid_rows])
+        weight = sample_weight[train_rows]
+        if not weight.sum() > 0:
+            raise ValueError("The sample weights of the training rows sum to zero.")
+        weight = weight / weight.mean()
+
+        self.device_ = _resolve_device(self.device)
+        to_tensors = _tensor_factory(self.device_)
+        train_data = to_tensors(index[train_rows], value[train_rows], y_encoded[train_rows],
+                                weight)
+        valid_tensors = to_tensors(*valid_data) if valid_data is not None else None
+
+        devices = [torch.cuda.current_device()] if self.device_ == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(int(seed))
+            if not warm:
+                self.module_ = self._build_module(train_data)
+                self._optimizer = None
+            generator = torch.Generator().manual_seed(int(seed))
+            history, best_epoch, self._optimizer = train(
+                self.module_, train_data, self._training_config(),
+                generator=generator, validation_data=valid_tensors,
+                optimizer=self._optimizer, first_epoch=len(self.history_) + 1,
+            )
+        self.module_.eval()
+        self.history_ = self.history_ + history
+        self.n_iter_ = len(self.history_)
+        self.best_iteration_ = best_epoch
+        return self
+
+    def _early_stopping_enabled(self, n_samples):
+        if self.early_stopping == "auto":
+            return n_samples >= 1000
+        return bool(self.early_stopping)
+
+    def _encode(self, X, *, fit=False):
+        fields = self.field_transformer_.transform(X)
+        if fit:
+            self.field_spec_ = FieldSpec.from_encoded(fields)
+        return self.field_spec_.to_arrays(fields)
+
+    def _validation_from(self, X_val, y_val):
+        X_val = check_field_input(self, X_val, reset=False)
+        y_val = _check_y(y_val, estimator=self)
+        check_consistent_length(X_val, y_val)
+        unknown = np.setdiff1d(y_val, self.classes_)
+        if unknown.size:
+            raise ValueError(f"`y_val` holds labels not seen in `y`: {unknown.tolist()}.")
+        index, value = self._encode(X_val)
+        target = np.searchsorted(self.classes_, y_val)
+        return index, value, target, np.ones(len(target))
+
+    def _training_config(self):
+        return TrainingConfig(
+            learning_rate=self.learning_rate, batch_size=self.batch_size,
+            max_epochs=self.max_epochs, weight_decay=self.weight_decay,
+            n_iter_no_change=self.n_iter_no_change, tol=self.tol, verbose=self.verbose,
+        )
+
+    def _build_module(self, train_data):
+        spec = self.field_spec_
+        self.module_params_ = dict(
+            n_rows=spec.n_rows,
+            n_fields=spec.n_fields,
+            n_outputs=1 if len(self.classes_) == 2 else len(self.classes_),
+            **{name: getattr(self, name) for name in _NETWORK_PARAMS},
+        )
+        self.module_params_["mlp_hidden_units"] = tuple(self.mlp_hidden_units)
+        module = AutoIntNet(**self.module_params_)
+        # Rows no training row uses (unseen-level codes, empty buckets) start at zero: "no
+        # information" is a better prior for them than random noise.
+        used = torch.bincount(train_data.index.flatten().cpu(), minlength=spec.n_rows) > 0
+        with torch.no_grad():
+            module.embedding.weight[~used] = 0.0
+        return module.to(self.device_)
+
+    # ------------------------------------------------------------------ predict
+    def _logits(self, X):
+        check_is_fitted(self)
+        X = check_field_input(self, X, reset=False)
+        index, value = self._encode(X)
+        device = next(self.module_.parameters()).device
+        data = _tensor_factory(device)(index, value)
+        return predict_logits(self.module_, data).cpu().double().numpy()
+
+    def decision_function(self, X):
+        """Raw scores: the logit of the positive class (binary) or one logit per class.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Columns as in ``fit``.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            Logits.
+        """
+        check_is_fitted(self)
+        logits = self._logits(X)
+        return logits[:, 0] if logits.shape[1] == 1 else logits
+
+    def predict_proba(self, X):
+        """Class probabilities.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Columns as in ``fit``; unseen levels and missing values are allowed.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probabilities in the order of ``classes_``.
+        """
+        check_is_fitted(self)
+        logits = self._logits(X)
+        if logits.shape[1] == 1:
+            positive = 1.0 / (1.0 + np.exp(-logits[:, 0]))
+            return np.column_stack([1.0 - positive, positive])
+        logits -= logits.max(axis=1, keepdims=True)
+        proba = np.exp(logits)
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def predict(self, X):
+        """Most probable class of each row.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Columns as in ``fit``.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Class labels from ``classes_``.
+        """
+        check_is_fitted(self)
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    # ------------------------------------------------------------------ sklearn plumbing
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.string = True
+        tags.input_tags.categorical = True
+        tags.non_deterministic = self.device == "cuda" or (
+            self.device == "auto" and torch.cuda.is_available()
+        )
+        return tags
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())  # a copy: object.__getstate__ returns __dict__
+        state.pop("_optimizer", None)
+        module = state.pop("module_", None)
+        if module is not None:
+            state["module_state_"] = {
+                name: tensor.detach().cpu().numpy() for name, tensor in module.state_dict().items()
+            }
+        state["_skautoint_version"] = __version__
+        return state
+
+    def __setstate__(self, state):
+        module_state = state.pop("module_state_", None)
+        state.pop("_skautoint_version", None)
+        super().__setstate__(state)
+        if module_state is not None:
+            module = AutoIntNet(**self.module_params_)
+            module.load_state_dict({k: torch.from_numpy(v) for k, v in module_state.items()})
+            self.module_ = module.eval()
+            self._optimizer = None
+
+
+def _tensor_factory(device):
+    """Build TensorData on ``device`` from NumPy arrays (targets and weights optional)."""
+    def to_tensors(index, value, target=None, weight=None):
+        return TensorData(
+            index=torch.as_tensor(index, dtype=torch.int64, device=device),
+            value=torch.as_tensor(value, dtype=torch.float32, device=device),
+            target=None if target is None else torch.as_tensor(target, device=device).long(),
+            weight=None if weight is None else torch.as_tensor(
+                weight, dtype=torch.float32, device=device
+            ),
+        )
+    return to_tensors
+
+
+def _validation_split(y_encoded, validation_fraction, seed):
+    rows = np.arange(len(y_encoded))
+    counts = np.bincount(y_encoded)
+    stratify = y_encoded if counts.min() >= 2 else None
+    try:
+        return train_test_split(rows, test_size=validation_fraction, stratify=stratify,
+                                random_state=seed)
+    except ValueError:
+        return train_test_split(rows, test_size=validation_fraction, random_state=seed)

@@ -1,0 +1,5 @@
+"""Real data sets shipped with skautoint."""
+
+from ._adult import load_adult
+
+__all__ = ["load_adult"]

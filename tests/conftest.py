@@ -1,0 +1,51 @@
+"""Shared fixtures: the real data sets in ../shared/data (never copied into the repository)."""
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+CRITEO_COLUMNS = ["label"] + [f"I{i}" for i in range(1, 14)] + [f"C{i}" for i in range(1, 27)]
+CRITEO_DTYPES = {
+    "label": "int8",
+    **{f"I{i}": "float64" for i in range(1, 14)},
+    **{f"C{i}": "string" for i in range(1, 27)},
+}
+
+
+@pytest.fixture(scope="session")
+def shared_data():
+    """Path of ../shared/data; skip without it, but fail under CI where it must exist."""
+    if not SHARED_DATA.is_dir():
+        message = f"shared data sets not found at {SHARED_DATA}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message + " (CI=true: they must be present)")
+        pytest.skip(message)
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def criteo(shared_data):
+    """The first 10,000 rows of Criteo's Kaggle train.txt: 13 counts, 26 hashed categories."""
+    frame = pd.read_csv(
+        shared_data / "criteo" / "criteo_kaggle_train_head10000.txt", sep="\t", header=None,
+        names=CRITEO_COLUMNS, dtype=CRITEO_DTYPES,
+    )
+    return frame.drop(columns="label"), frame["label"]
+
+
+@pytest.fixture(scope="session")
+def movielens(shared_data):
+    """MovieLens 100K ratings joined with users and items; target: rating (1-5)."""
+    folder = shared_data / "movielens" / "ml-100k"
+    ratings = pd.read_csv(folder / "u.data", sep="\t",
+                          names=["user_id", "item_id", "rating", "timestamp"])
+    users = pd.read_csv(folder / "u.user", sep="|",
+                        names=["user_id", "age", "gender", "occupation", "zip_code"])
+    frame = ratings.merge(users, on="user_id")
+    for column in ["user_id", "item_id", "gender", "occupation", "zip_code"]:
+        frame[column] = frame[column].astype("string")
+    return frame.drop(columns=["rating", "timestamp"]), frame["rating"]
