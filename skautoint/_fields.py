@@ -398,7 +398,7 @@ class CategoricalFieldEncoder(OneToOneFeatureMixin, TransformerMixin, BaseEstima
         for j, (_, values) in enumerate(_iter_columns(X)):
             frequent, rare = self.categories_[j], self.infrequent_categories_[j]
             known = pd.Index(np.concatenate([frequent, rare]), dtype=object)
-            position = pd.Categorical(np.asarray(values, dtype=object), categories=known).codes
+            position = known.get_indexer(np.asarray(values, dtype=object))
             lookup = np.concatenate([
                 np.arange(N_RESERVED, N_RESERVED + len(frequent)),
                 np.full(len(rare), RARE_CODE),
@@ -418,15 +418,20 @@ class CategoricalFieldEncoder(OneToOneFeatureMixin, TransformerMixin, BaseEstima
         return tags
 
 
-def _robust_center_and_scale(z):
-    """Median and a spread that ignores heavy tails (IQR, else mean absolute deviation)."""
+def _center_and_scale(z, bound):
+    """Median and interquartile range of ``z``, snapped to (0, 1) when already standard.
+
+    A column with a zero IQR (one value dominates, e.g. a count that is mostly 0) is scaled
+    linearly onto ``[-bound, bound]`` instead: compressing its tail would not converge, since
+    its spread shrinks with every round.
+    """
     if z.size == 0:
         return 0.0, 1.0
     center = float(np.median(z))
     q25, q75 = np.quantile(z, [0.25, 0.75])
     scale = float(q75 - q25)
     if not scale > 0:
-        scale = float(np.mean(np.abs(z - center)))
+        scale = float(np.max(np.abs(z - center))) / bound
     if not scale > 0:
         scale = 1.0
     # Snap values that are already standard, so that a second pass over scaled output is an
@@ -441,10 +446,11 @@ def _robust_center_and_scale(z):
 class FieldScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Scale continuous columns robustly for the embedded form ``e = value * v``.
 
-    Each column is centred on its median and divided by its interquartile range (mean absolute
-    deviation when the IQR is 0, e.g. for mostly-zero counts). When the scaled values still
-    reach beyond ``bound`` (heavy tails such as click counts), ``arcsinh`` compresses them and
-    the result is standardised again. Values at transform time are clipped to the range seen
+    Each column is centred on its median and divided by its interquartile range. When the
+    scaled values still reach beyond ``bound`` (heavy tails such as click counts), ``arcsinh``
+    compresses them and the result is standardised again, until they fit. A column whose IQR
+    is 0 (one value dominates, e.g. a mostly-zero count) is scaled linearly onto
+    ``[-bound, bound]``; bucketize such a column when its tail matters. Values at transform time are clipped to the range seen
     in ``fit``. Missing values stay NaN: the network gives them a learned vector of their own.
     Refitting on the scaler's own output reproduces that output exactly.
 
@@ -505,7 +511,7 @@ class FieldScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                 compress = round_ > 0
                 if compress:
                     z = np.arcsinh(z)
-                center, scale = _robust_center_and_scale(z)
+                center, scale = _center_and_scale(z, self.bound)
                 z = (z - center) / scale
                 steps.append((compress, center, scale))
                 if z.size == 0 or np.max(np.abs(z)) <= self.bound:
@@ -563,7 +569,7 @@ class FieldBucketizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     Code 0 is *missing*; buckets get codes 1, 2, ... in increasing order of value. Repeated
     quantiles (e.g. in a count column that is mostly 0) are merged, so a column gets at most
-    ``n_bins + 1`` buckets (the last one holds values above every edge).
+    ``n_bins`` buckets.
 
     Parameters
     ----------
