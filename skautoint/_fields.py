@@ -450,9 +450,10 @@ class FieldScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     scaled values still reach beyond ``bound`` (heavy tails such as click counts), ``arcsinh``
     compresses them and the result is standardised again, until they fit. A column whose IQR
     is 0 (one value dominates, e.g. a mostly-zero count) is scaled linearly onto
-    ``[-bound, bound]``; bucketize such a column when its tail matters. Values at transform time are clipped to the range seen
-    in ``fit``. Missing values stay NaN: the network gives them a learned vector of their own.
-    Refitting on the scaler's own output reproduces that output exactly.
+    ``[-bound, bound]``; bucketize such a column when its tail matters. Values at transform
+    time are clipped to the range seen in ``fit``. Missing values stay NaN: the network gives
+    them a learned vector of their own. Refitting on the scaler's own output reproduces that
+    output exactly.
 
     Parameters
     ----------
