@@ -301,7 +301,41 @@ def _level_sort_key(level):
     return (type(level).__name__, str(level))
 
 
-class CategoricalFieldEncoder(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class _CodedFieldEncoder(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Shared transform of the encoders that turn each column into integer codes."""
+
+    def _encode_column(self, j, name, values):
+        raise NotImplementedError
+
+    def transform(self, X):
+        """Encode each column to its integer codes.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Columns, as in ``fit``.
+
+        Returns
+        -------
+        codes : ndarray of int64 or DataFrame of category columns
+            One code per row and column; with pandas output, category columns whose
+            categories are ``0..n_codes-1``.
+        """
+        check_is_fitted(self)
+        X = check_field_input(self, X, reset=False)
+        codes = np.empty(X.shape, dtype=np.int64)
+        for j, (name, values) in enumerate(_iter_columns(X)):
+            codes[:, j] = self._encode_column(j, name, values)
+        return _coded_output(self, codes, self.n_codes_, X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.transformer_tags.preserves_dtype = []
+        return tags
+
+
+class CategoricalFieldEncoder(_CodedFieldEncoder):
     """Ordinal-encode categorical columns with reserved codes for missing, unseen and rare levels.
 
     Code 0 is *missing* (NaN, None, ``pd.NA``), code 1 is *unknown* (a level not seen in
@@ -378,43 +412,23 @@ class CategoricalFieldEncoder(OneToOneFeatureMixin, TransformerMixin, BaseEstima
         self.n_codes_ = np.array([N_RESERVED + len(c) for c in self.categories_], dtype=np.int64)
         return self
 
-    def transform(self, X):
-        """Encode each column to its integer codes.
-
-        Parameters
-        ----------
-        X : DataFrame or array-like of shape (n_samples, n_features)
-            Categorical columns, as in ``fit``.
-
-        Returns
-        -------
-        codes : ndarray of int64 or DataFrame of category columns
-            One code per row and column; with pandas output, category columns whose
-            categories are ``0..n_codes-1``.
-        """
-        check_is_fitted(self)
-        X = check_field_input(self, X, reset=False)
-        codes = np.empty(X.shape, dtype=np.int64)
-        for j, (_, values) in enumerate(_iter_columns(X)):
-            frequent, rare = self.categories_[j], self.infrequent_categories_[j]
-            known = pd.Index(np.concatenate([frequent, rare]), dtype=object)
-            position = known.get_indexer(np.asarray(values, dtype=object))
-            lookup = np.concatenate([
-                np.arange(N_RESERVED, N_RESERVED + len(frequent)),
-                np.full(len(rare), RARE_CODE),
-                [UNKNOWN_CODE],  # position -1: not a known level
-            ]).astype(np.int64)
-            column_codes = lookup[position]
-            column_codes[pd.isna(np.asarray(values, dtype=object))] = MISSING_CODE
-            codes[:, j] = column_codes
-        return _coded_output(self, codes, self.n_codes_, X)
+    def _encode_column(self, j, name, values):
+        frequent, rare = self.categories_[j], self.infrequent_categories_[j]
+        known = pd.Index(np.concatenate([frequent, rare]), dtype=object)
+        values = np.asarray(values, dtype=object)
+        lookup = np.concatenate([
+            np.arange(N_RESERVED, N_RESERVED + len(frequent)),
+            np.full(len(rare), RARE_CODE),
+            [UNKNOWN_CODE],  # get_indexer's -1: not a known level
+        ]).astype(np.int64)
+        codes = lookup[known.get_indexer(values)]
+        codes[pd.isna(values)] = MISSING_CODE
+        return codes
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
         tags.input_tags.string = True
         tags.input_tags.categorical = True
-        tags.transformer_tags.preserves_dtype = []
         return tags
 
 
@@ -565,7 +579,7 @@ def _finite_values(x, column):
     return x
 
 
-class FieldBucketizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class FieldBucketizer(_CodedFieldEncoder):
     """Cut continuous columns into quantile buckets, turning each into a coded field.
 
     Code 0 is *missing*; buckets get codes 1, 2, ... in increasing order of value. Repeated
@@ -635,35 +649,11 @@ class FieldBucketizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self.n_codes_ = np.array([len(e) + 2 for e in self.bin_edges_], dtype=np.int64)
         return self
 
-    def transform(self, X):
-        """Replace each value by its bucket code.
-
-        Parameters
-        ----------
-        X : DataFrame or array-like of shape (n_samples, n_features)
-            Numeric columns, as in ``fit``.
-
-        Returns
-        -------
-        codes : ndarray of int64 or DataFrame of category columns
-            One code per row and column; with pandas output, category columns whose
-            categories are ``0..n_codes-1``.
-        """
-        check_is_fitted(self)
-        X = check_field_input(self, X, reset=False)
-        codes = np.empty(X.shape, dtype=np.int64)
-        for j, (name, values) in enumerate(_iter_columns(X)):
-            x = _as_float(values, name)
-            column_codes = 1 + np.searchsorted(self.bin_edges_[j], x, side="left")
-            column_codes[np.isnan(x)] = 0
-            codes[:, j] = column_codes
-        return _coded_output(self, codes, self.n_codes_, X)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        tags.transformer_tags.preserves_dtype = []
-        return tags
+    def _encode_column(self, j, name, values):
+        x = _as_float(values, name)
+        codes = 1 + np.searchsorted(self.bin_edges_[j], x, side="left")
+        codes[np.isnan(x)] = 0
+        return codes
 
 
 # --------------------------------------------------------------------------------------------
