@@ -267,12 +267,16 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
 
         rng = check_random_state(self.random_state)
         seed, split_seed = rng.randint(np.iinfo(np.int32).max, size=2)
-        if not warm:
+        if warm:
+            fields = self.field_transformer_.transform(X)
+        else:
             self.field_transformer_ = make_field_transformer(
                 **{name: getattr(self, name) for name in _FIELD_PARAMS}
-            ).fit(X)
+            )
+            fields = self.field_transformer_.fit_transform(X)
+            self.field_spec_ = FieldSpec.from_encoded(fields)
             self.history_ = []
-        index, value = self._encode(X, fit=not warm)
+        index, value = self.field_spec_.to_arrays(fields)
 
         train_rows, valid_data = np.arange(len(y_encoded)), None
         if X_val is not None:
@@ -317,11 +321,8 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
             return n_samples >= 1000
         return bool(self.early_stopping)
 
-    def _encode(self, X, *, fit=False):
-        fields = self.field_transformer_.transform(X)
-        if fit:
-            self.field_spec_ = FieldSpec.from_encoded(fields)
-        return self.field_spec_.to_arrays(fields)
+    def _encode(self, X):
+        return self.field_spec_.to_arrays(self.field_transformer_.transform(X))
 
     def _validation_from(self, X_val, y_val):
         X_val = check_field_input(self, X_val, reset=False)
