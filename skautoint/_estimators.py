@@ -265,6 +265,7 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
         if self.class_weight is not None:
             sample_weight = sample_weight * compute_sample_weight(self.class_weight, y)
 
+        self.device_ = _resolve_device(self.device)  # fail before any encoding work
         rng = check_random_state(self.random_state)
         seed, split_seed = rng.randint(np.iinfo(np.int32).max, size=2)
         if warm:
@@ -292,7 +293,6 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError("The sample weights of the training rows sum to zero.")
         weight = weight / weight.mean()
 
-        self.device_ = _resolve_device(self.device)
         to_tensors = _tensor_factory(self.device_)
         train_data = to_tensors(index[train_rows], value[train_rows], y_encoded[train_rows],
                                 weight)

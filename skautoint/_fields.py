@@ -32,7 +32,6 @@ MISSING_CODE, UNKNOWN_CODE, RARE_CODE = 0, 1, 2
 N_RESERVED = 3
 
 CONTINUOUS_STRATEGIES = ("embed", "bucketize")
-FIELD_KINDS = ("coded", "categorical", "embed", "bucketize")
 
 
 # --------------------------------------------------------------------------------------------
@@ -77,14 +76,17 @@ def check_field_input(estimator, X, *, reset):
     return validate_data(estimator, X, reset=reset, dtype=None, ensure_all_finite=False)
 
 
+def _column_names(X):
+    """Column names as strings; ``x0, x1, ...`` for arrays (scikit-learn's convention)."""
+    if _is_frame(X):
+        return [str(c) for c in X.columns]
+    return [f"x{j}" for j in range(X.shape[1])]
+
+
 def _iter_columns(X):
     """Yield ``(name, values)`` for every column; values are a Series or a 1-D array."""
-    if _is_frame(X):
-        for j, name in enumerate(X.columns):
-            yield str(name), X.iloc[:, j]
-    else:
-        for j in range(X.shape[1]):
-            yield f"x{j}", X[:, j]
+    for j, name in enumerate(_column_names(X)):
+        yield name, X.iloc[:, j] if _is_frame(X) else X[:, j]
 
 
 def _as_float(values, column):
@@ -260,12 +262,6 @@ def resolve_field_kinds(X, categorical_features="from_dtype", continuous="embed"
     return kinds
 
 
-def _column_names(X):
-    if _is_frame(X):
-        return [str(c) for c in X.columns]
-    return [f"x{j}" for j in range(X.shape[1])]
-
-
 class FieldSelector:
     """Column selector for one field kind, used inside :class:`FieldTransformer`.
 
@@ -410,18 +406,24 @@ class CategoricalFieldEncoder(_CodedFieldEncoder):
                 np.array(sorted(rare, key=_level_sort_key), dtype=object)
             )
         self.n_codes_ = np.array([N_RESERVED + len(c) for c in self.categories_], dtype=np.int64)
+        # Per column: every level seen in fit, and the code of each (last entry: unseen).
+        self._level_index = [
+            pd.Index(np.concatenate([frequent, rare]), dtype=object)
+            for frequent, rare in zip(self.categories_, self.infrequent_categories_, strict=True)
+        ]
+        self._level_codes = [
+            np.concatenate([
+                np.arange(N_RESERVED, N_RESERVED + len(frequent)),
+                np.full(len(rare), RARE_CODE),
+                [UNKNOWN_CODE],  # get_indexer's -1: not a known level
+            ]).astype(np.int64)
+            for frequent, rare in zip(self.categories_, self.infrequent_categories_, strict=True)
+        ]
         return self
 
     def _encode_column(self, j, name, values):
-        frequent, rare = self.categories_[j], self.infrequent_categories_[j]
-        known = pd.Index(np.concatenate([frequent, rare]), dtype=object)
         values = np.asarray(values, dtype=object)
-        lookup = np.concatenate([
-            np.arange(N_RESERVED, N_RESERVED + len(frequent)),
-            np.full(len(rare), RARE_CODE),
-            [UNKNOWN_CODE],  # get_indexer's -1: not a known level
-        ]).astype(np.int64)
-        codes = lookup[known.get_indexer(values)]
+        codes = self._level_codes[j][self._level_index[j].get_indexer(values)]
         codes[pd.isna(values)] = MISSING_CODE
         return codes
 
