@@ -1,8 +1,12 @@
 """The scikit-learn face of AutoInt: parameters, validation, tags, prediction, persistence."""
 
+import re
+import warnings
+import zlib
 from numbers import Integral, Real
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.model_selection import train_test_split
@@ -20,11 +24,19 @@ from . import __version__
 from ._fields import FieldSpec, check_field_input, make_field_transformer
 from ._network import AutoIntNet
 from ._training import TensorData, TrainingConfig, predict_logits, train
+from .exceptions import (
+    InconsistentVersionWarning,
+    TrainingDivergedError,
+    TrainingInterruptedWarning,
+)
 
 __all__ = ["AutoIntClassifier"]
 
 _FIELD_PARAMS = ("categorical_features", "continuous", "continuous_overrides", "min_frequency",
-                 "n_bins")
+                 "max_categories", "n_bins")
+#: Layout of the pickled state; bumped when a later version cannot read an older layout.
+STATE_FORMAT = 1
+
 _NETWORK_PARAMS = ("embedding_dim", "n_layers", "n_heads", "attention_dim", "residual",
                    "attention_scaling", "layer_norm", "linear_term", "mlp_hidden_units", "dropout")
 
@@ -58,6 +70,9 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
         Per-column choice replacing ``continuous``, keyed by column name or index.
     min_frequency : int or float, default=10
         Categorical levels seen fewer times share one "rare" code.
+    max_categories : int, default=None
+        Keep at most this many levels per categorical column (the most frequent); the others
+        share the rare code. Bounds the embedding table for identifier-like columns.
     n_bins : int, default=32
         Largest number of buckets of a bucketized column.
     embedding_dim : int, default=16
@@ -154,6 +169,7 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
             Interval(Integral, 1, None, closed="left"),
             Interval(RealNotInt, 0, 1, closed="neither"),
         ],
+        "max_categories": [Interval(Integral, 1, None, closed="left"), None],
         "n_bins": [Interval(Integral, 2, None, closed="left")],
         "embedding_dim": [Interval(Integral, 1, None, closed="left")],
         "n_layers": [Interval(Integral, 0, None, closed="left")],
@@ -184,17 +200,19 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
     }
 
     def __init__(self, *, categorical_features="from_dtype", continuous="bucketize",
-                 continuous_overrides=None, min_frequency=10, n_bins=32, embedding_dim=16,
-                 n_layers=3, n_heads=2, attention_dim=32, residual=True, attention_scaling=False,
-                 layer_norm=False, linear_term=False, mlp_hidden_units=(), dropout=0.0,
-                 learning_rate=1e-3, batch_size=256, max_epochs=100, weight_decay=0.0,
-                 early_stopping="auto", validation_fraction=0.1, n_iter_no_change=5, tol=1e-4,
+                 continuous_overrides=None, min_frequency=10, max_categories=None, n_bins=32,
+                 embedding_dim=16, n_layers=3, n_heads=2, attention_dim=32, residual=True,
+                 attention_scaling=False, layer_norm=False, linear_term=False,
+                 mlp_hidden_units=(), dropout=0.0, learning_rate=1e-3, batch_size=256,
+                 max_epochs=100, weight_decay=0.0, early_stopping="auto",
+                 validation_fraction=0.1, n_iter_no_change=5, tol=1e-4,
                  class_weight=None, random_state=None, verbose=0, device="auto",
                  warm_start=False):
         self.categorical_features = categorical_features
         self.continuous = continuous
         self.continuous_overrides = continuous_overrides
         self.min_frequency = min_frequency
+        self.max_categories = max_categories
         self.n_bins = n_bins
         self.embedding_dim = embedding_dim
         self.n_layers = n_layers
@@ -243,12 +261,14 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
         """
         warm = self.warm_start and hasattr(self, "module_")
         X = check_field_input(self, X, reset=not warm)
-        y = _check_y(y, estimator=self)
+        y = _check_labels(y, self, "y")
         check_consistent_length(X, y)
         check_classification_targets(y)
         if (X_val is None) != (y_val is None):
             raise ValueError("Pass both `X_val` and `y_val`, or neither.")
-        sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        _check_hidden_units(self.mlp_hidden_units)
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                             ensure_non_negative=True)
 
         classes, y_encoded = np.unique(y, return_inverse=True)
         if warm and not np.array_equal(classes, self.classes_):
@@ -294,9 +314,15 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
         weight = weight / weight.mean()
 
         to_tensors = _tensor_factory(self.device_)
-        train_data = to_tensors(index[train_rows], value[train_rows], y_encoded[train_rows],
-                                weight)
-        valid_tensors = to_tensors(*valid_data) if valid_data is not None else None
+        try:
+            train_data = to_tensors(index[train_rows], value[train_rows],
+                                    y_encoded[train_rows], weight)
+            valid_tensors = to_tensors(*valid_data) if valid_data is not None else None
+        except torch.cuda.OutOfMemoryError as exc:
+            raise torch.cuda.OutOfMemoryError(
+                f"The encoded training data ({len(y_encoded)} rows x {index.shape[1]} fields) "
+                f"does not fit in GPU memory ({exc}); train with device='cpu'."
+            ) from exc
 
         devices = [torch.cuda.current_device()] if self.device_ == "cuda" else []
         with torch.random.fork_rng(devices=devices):
@@ -305,16 +331,45 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
                 self.module_ = self._build_module(train_data)
                 self._optimizer = None
             generator = torch.Generator().manual_seed(int(seed))
-            history, best_epoch, self._optimizer = train(
+            result = self._train_or_forget(train_data, valid_tensors, generator, warm)
+        self.module_.eval()
+        self.history_ = self.history_ + result.history
+        self.n_iter_ = len(self.history_)
+        if result.best_epoch or not warm:
+            self.best_iteration_ = result.best_epoch
+        if result.interrupted:
+            warnings.warn(
+                f"fit was interrupted after {len(result.history)} complete epoch(s); the "
+                f"network keeps the weights of epoch {self.best_iteration_} (0: the interrupted "
+                "first epoch's).",
+                TrainingInterruptedWarning, stacklevel=2,
+            )
+        return self
+
+    def _train_or_forget(self, train_data, valid_tensors, generator, warm):
+        """Run the training loop; when it diverges, never leave NaN weights behind."""
+        before = ({k: v.detach().clone() for k, v in self.module_.state_dict().items()}
+                  if warm else None)
+        try:
+            result = train(
                 self.module_, train_data, self._training_config(),
                 generator=generator, validation_data=valid_tensors,
                 optimizer=self._optimizer, first_epoch=len(self.history_) + 1,
             )
-        self.module_.eval()
-        self.history_ = self.history_ + history
-        self.n_iter_ = len(self.history_)
-        self.best_iteration_ = best_epoch
-        return self
+        except TrainingDivergedError:
+            if warm:  # back to the model of the previous fit
+                self.module_.load_state_dict(before)
+                self._optimizer = None
+            else:
+                self._forget_fit()
+            raise
+        self._optimizer = result.optimizer
+        return result
+
+    def _forget_fit(self):
+        for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]:
+            delattr(self, name)
+        self._optimizer = None
 
     def _early_stopping_enabled(self, n_samples):
         if self.early_stopping == "auto":
@@ -322,11 +377,24 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
         return bool(self.early_stopping)
 
     def _encode(self, X):
-        return self.field_spec_.to_arrays(self.field_transformer_.transform(X))
+        return self.field_spec_.to_arrays(self.field_transformer_.transform(self._as_fitted(X)))
+
+    def _as_fitted(self, X):
+        """Give validated ``X`` the column naming of ``fit`` (names or none).
+
+        The estimator's own validation has already warned about a names mismatch and checked
+        the column count; this keeps the inner field encoders from repeating the warning.
+        """
+        names = getattr(self, "feature_names_in_", None)
+        if isinstance(X, pd.DataFrame) and names is None:
+            return X.set_axis(range(X.shape[1]), axis=1)
+        if not isinstance(X, pd.DataFrame) and names is not None:
+            return pd.DataFrame(X, columns=names, copy=False)
+        return X
 
     def _validation_from(self, X_val, y_val):
         X_val = check_field_input(self, X_val, reset=False)
-        y_val = _check_y(y_val, estimator=self)
+        y_val = _check_labels(y_val, self, "y_val")
         check_consistent_length(X_val, y_val)
         unknown = np.setdiff1d(y_val, self.classes_)
         if unknown.size:
@@ -439,21 +507,91 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
         state.pop("_optimizer", None)
         module = state.pop("module_", None)
         if module is not None:
-            state["module_state_"] = {
+            weights = {
                 name: tensor.detach().cpu().numpy() for name, tensor in module.state_dict().items()
             }
+            state["module_state_"] = weights
+            state["_module_checksum"] = _checksum(weights)
         state["_skautoint_version"] = __version__
+        state["_skautoint_state_format"] = STATE_FORMAT
         return state
 
     def __setstate__(self, state):
+        saved_version = state.pop("_skautoint_version", None)
+        saved_format = state.pop("_skautoint_state_format", None)
+        checksum = state.pop("_module_checksum", None)
         module_state = state.pop("module_state_", None)
-        state.pop("_skautoint_version", None)
+        _check_saved_version(saved_version, saved_format)
         super().__setstate__(state)
-        if module_state is not None:
-            module = AutoIntNet(**self.module_params_)
-            module.load_state_dict({k: torch.from_numpy(v) for k, v in module_state.items()})
-            self.module_ = module.eval()
-            self._optimizer = None
+        self._optimizer = None
+        if module_state is None:
+            return
+        if checksum is None or _checksum(module_state) != checksum:
+            raise ValueError(
+                "The network weights in this saved AutoIntClassifier do not match their "
+                "checksum: the file is corrupted. Save the model again from its source."
+            )
+        module = AutoIntNet(**self.module_params_)
+        module.load_state_dict({k: torch.from_numpy(v) for k, v in module_state.items()})
+        self.module_ = module.eval()
+
+
+def _checksum(weights):
+    """CRC-32 of the weight arrays, to detect corrupted model files (not tampering)."""
+    crc = 0
+    for name in sorted(weights):
+        crc = zlib.crc32(name.encode(), crc)
+        crc = zlib.crc32(np.ascontiguousarray(weights[name]).view(np.uint8).ravel(), crc)
+    return crc
+
+
+def _version_tuple(version):
+    return tuple(int(part) for part in re.findall(r"\d+", str(version))[:3])
+
+
+def _check_saved_version(saved_version, saved_format):
+    """Refuse a state layout this version cannot read; warn when loading a newer model."""
+    if saved_format is None or saved_format > STATE_FORMAT:
+        raise ValueError(
+            f"This AutoIntClassifier was saved by skautoint {saved_version or '(unknown)'} in "
+            f"state format {saved_format}, which skautoint {__version__} cannot read (it reads "
+            f"format {STATE_FORMAT}). Load it with skautoint {saved_version or 'as saved'}, or "
+            "upgrade skautoint."
+        )
+    if _version_tuple(saved_version) > _version_tuple(__version__):
+        warnings.warn(
+            f"This AutoIntClassifier was saved by skautoint {saved_version} and is loaded by the "
+            f"older skautoint {__version__}; it loads, but upgrading is safer.",
+            InconsistentVersionWarning, stacklevel=3,
+        )
+
+
+def _check_labels(y, estimator, name):
+    """``_check_y`` plus clear errors for missing labels and labels of mixed types."""
+    y = _check_y(y, estimator=estimator)
+    if y.dtype == object:
+        missing = pd.isna(y)
+        if missing.any():
+            raise ValueError(
+                f"`{name}` holds {int(missing.sum())} missing label(s) (None/NaN); every row "
+                "needs a class label."
+            )
+        inferred = pd.api.types.infer_dtype(y, skipna=False)
+        if inferred.startswith("mixed") and inferred != "mixed-integer-float":
+            types = sorted({type(label).__name__ for label in y})
+            raise ValueError(
+                f"`{name}` mixes label types {types}; use one type for all labels, e.g. "
+                f"`{name}.astype(str)`."
+            )
+    return y
+
+
+def _check_hidden_units(units):
+    if not all(isinstance(u, Integral) and not isinstance(u, bool) and u >= 1 for u in units):
+        raise ValueError(
+            f"The 'mlp_hidden_units' parameter of AutoIntClassifier must be a tuple of positive "
+            f"ints. Got {units!r} instead."
+        )
 
 
 def _tensor_factory(device):

@@ -6,6 +6,7 @@ field transformer turns raw columns into these two forms; :class:`FieldSpec` tur
 the two arrays the network consumes (``index`` and ``value``). Nothing here imports torch.
 """
 
+import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
 
@@ -16,6 +17,8 @@ from sklearn.compose import ColumnTransformer
 from sklearn.utils._param_validation import Interval, RealNotInt
 from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+from .exceptions import HighCardinalityWarning, LevelTypeChangedWarning
 
 __all__ = [
     "CategoricalFieldEncoder",
@@ -49,7 +52,14 @@ def _check_not_sparse(X):
         )
 
 
-def _check_frame_not_empty(X):
+def _check_frame(X):
+    """Reject empty frames and duplicated column names (a field needs one name)."""
+    duplicated = X.columns[X.columns.duplicated()].unique().tolist()
+    if duplicated:
+        raise ValueError(
+            f"X has duplicated column names {duplicated}; every column becomes one field and "
+            "needs a unique name. Rename or drop the duplicates."
+        )
     n_samples, n_features = X.shape
     if n_features == 0:
         raise ValueError(
@@ -70,9 +80,8 @@ def check_field_input(estimator, X, *, reset):
     """
     _check_not_sparse(X)
     if _is_frame(X):
-        X = validate_data(estimator, X, skip_check_array=True, reset=reset)
-        _check_frame_not_empty(X)
-        return X
+        _check_frame(X)
+        return validate_data(estimator, X, skip_check_array=True, reset=reset)
     return validate_data(estimator, X, reset=reset, dtype=None, ensure_all_finite=False)
 
 
@@ -335,14 +344,19 @@ class CategoricalFieldEncoder(_CodedFieldEncoder):
     """Ordinal-encode categorical columns with reserved codes for missing, unseen and rare levels.
 
     Code 0 is *missing* (NaN, None, ``pd.NA``), code 1 is *unknown* (a level not seen in
-    ``fit``), code 2 is *rare* (levels seen fewer than ``min_frequency`` times) and the frequent
-    levels get codes 3, 4, ... in a deterministic order.
+    ``fit``), code 2 is *rare* (levels seen fewer than ``min_frequency`` times, or beyond the
+    ``max_categories`` most frequent) and the frequent levels get codes 3, 4, ... in a
+    deterministic order. Levels are compared by value, so ``1`` and ``"1"`` are different
+    levels.
 
     Parameters
     ----------
     min_frequency : int or float, default=10
         Levels seen fewer times than this in ``fit`` share the rare code. A float in (0, 1) is a
         fraction of the number of rows.
+    max_categories : int, default=None
+        Keep at most this many frequent levels per column (the most frequent ones); the others
+        share the rare code. ``None`` sets no cap.
 
     Attributes
     ----------
@@ -356,6 +370,15 @@ class CategoricalFieldEncoder(_CodedFieldEncoder):
         Number of columns seen in ``fit``.
     feature_names_in_ : ndarray of str
         Column names seen in ``fit``, when they are all strings.
+
+    Warns
+    -----
+    HighCardinalityWarning
+        In ``fit``, when a column looks like an identifier (90% of its rows hold a level seen
+        once) or when ``max_categories`` merges levels into the rare code.
+    LevelTypeChangedWarning
+        In ``transform``, when no value of a column matches a fitted level and the values are
+        of another type than the fitted levels (e.g. integers where ``fit`` saw strings).
 
     Examples
     --------
@@ -371,10 +394,16 @@ class CategoricalFieldEncoder(_CodedFieldEncoder):
             Interval(Integral, 1, None, closed="left"),
             Interval(RealNotInt, 0, 1, closed="neither"),
         ],
+        "max_categories": [Interval(Integral, 1, None, closed="left"), None],
     }
 
-    def __init__(self, min_frequency=10):
+    #: A column with at least this many levels seen once, making up 90% of its rows, is
+    #: reported as identifier-like.
+    _identifier_min_singletons = 100
+
+    def __init__(self, min_frequency=10, max_categories=None):
         self.min_frequency = min_frequency
+        self.max_categories = max_categories
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -397,13 +426,17 @@ class CategoricalFieldEncoder(_CodedFieldEncoder):
         if isinstance(threshold, Real) and not isinstance(threshold, Integral):
             threshold = int(np.ceil(threshold * X.shape[0]))
         self.categories_, self.infrequent_categories_ = [], []
-        for _, values in _iter_columns(X):
-            counts = pd.Series(values, copy=False).value_counts(dropna=True, sort=False)
-            frequent = counts.index[counts.to_numpy() >= threshold]
-            rare = counts.index[counts.to_numpy() < threshold]
-            self.categories_.append(np.array(sorted(frequent, key=_level_sort_key), dtype=object))
+        for name, values in _iter_columns(X):
+            counts = _level_counts(values, name)
+            self._warn_if_identifier(name, counts, threshold)
+            kept = counts.to_numpy() >= threshold
+            if self.max_categories is not None and kept.sum() > self.max_categories:
+                kept = self._cap_levels(name, counts, kept)
+            self.categories_.append(
+                np.array(sorted(counts.index[kept], key=_level_sort_key), dtype=object)
+            )
             self.infrequent_categories_.append(
-                np.array(sorted(rare, key=_level_sort_key), dtype=object)
+                np.array(sorted(counts.index[~kept], key=_level_sort_key), dtype=object)
             )
         self.n_codes_ = np.array([N_RESERVED + len(c) for c in self.categories_], dtype=np.int64)
         # Per column: every level seen in fit, and the code of each (last entry: unseen).
@@ -421,17 +454,91 @@ class CategoricalFieldEncoder(_CodedFieldEncoder):
         ]
         return self
 
+    def _warn_if_identifier(self, name, counts, threshold):
+        n_singletons = int((counts.to_numpy() == 1).sum())
+        n_rows = int(counts.sum())
+        if n_singletons < self._identifier_min_singletons or n_singletons < 0.9 * n_rows:
+            return
+        if threshold > 1:
+            effect = (f"those levels share the rare code (min_frequency={self.min_frequency}), "
+                      "so the column carries little information")
+        else:
+            effect = ("each of those levels gets an embedding row of its own that is trained "
+                      "on one row (min_frequency=1); raise `min_frequency` or set "
+                      "`max_categories`")
+        warnings.warn(
+            f"Column {name!r} looks like an identifier: {n_singletons} of its {n_rows} "
+            f"non-missing rows hold a level seen only once; {effect}. Drop it if it is an ID.",
+            HighCardinalityWarning, stacklevel=3,
+        )
+
+    def _cap_levels(self, name, counts, kept):
+        # Most frequent first; ties broken by the level order, so the choice is deterministic.
+        candidates = np.flatnonzero(kept)
+        levels, n_seen = counts.index, counts.to_numpy()
+        ranked = sorted(candidates, key=lambda i: (-n_seen[i], _level_sort_key(levels[i])))
+        capped = np.zeros_like(kept)
+        capped[ranked[: self.max_categories]] = True
+        warnings.warn(
+            f"Column {name!r} has {len(candidates)} levels seen at least min_frequency="
+            f"{self.min_frequency} times; max_categories={self.max_categories} keeps the most "
+            f"frequent and codes the other {len(candidates) - self.max_categories} as rare.",
+            HighCardinalityWarning, stacklevel=3,
+        )
+        return capped
+
     def _encode_column(self, j, name, values):
         values = np.asarray(values, dtype=object)
         codes = self._level_codes[j][self._level_index[j].get_indexer(values)]
-        codes[pd.isna(values)] = MISSING_CODE
+        missing = pd.isna(values)
+        codes[missing] = MISSING_CODE
+        if not missing.all() and (codes[~missing] == UNKNOWN_CODE).all():
+            self._warn_if_type_changed(j, name, values[~missing])
         return codes
+
+    def _warn_if_type_changed(self, j, name, present):
+        fitted = pd.api.types.infer_dtype(self._level_index[j], skipna=True)
+        now = pd.api.types.infer_dtype(present, skipna=True)
+        if fitted != "empty" and _type_family(now) != _type_family(fitted):
+            warnings.warn(
+                f"Column {name!r} held {fitted} levels in fit but holds {now} values now; none "
+                "of them matches a fitted level, so all are encoded as unseen. Convert the "
+                "column to the type it had in fit.",
+                LevelTypeChangedWarning, stacklevel=4,
+            )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.string = True
         tags.input_tags.categorical = True
         return tags
+
+
+def _level_counts(values, column):
+    """Count the non-missing levels of a column; reject values that cannot be levels."""
+    try:
+        counts = pd.Series(values, copy=False).value_counts(dropna=True, sort=False)
+    except TypeError as exc:
+        raise TypeError(
+            f"Column {column!r} holds values that cannot be categorical levels ({exc}); levels "
+            "must be scalars such as strings, numbers or booleans."
+        ) from exc
+    if counts.index.dtype == object:
+        nested = [level for level in counts.index if not pd.api.types.is_scalar(level)]
+        if nested:
+            raise TypeError(
+                f"Column {column!r} holds values that cannot be categorical levels, e.g. "
+                f"{nested[0]!r} of type {type(nested[0]).__name__}; levels must be scalars such "
+                "as strings, numbers or booleans. Flatten or stringify the column first."
+            )
+    return counts
+
+
+def _type_family(inferred):
+    """Group pandas' inferred value types into the kinds whose values can compare equal."""
+    if inferred in ("integer", "floating", "mixed-integer-float", "decimal", "boolean"):
+        return "number"  # True == 1 and 1 == 1.0 in Python, so these can match each other
+    return inferred
 
 
 def _center_and_scale(z, bound):
@@ -640,7 +747,7 @@ class FieldBucketizer(_CodedFieldEncoder):
         probabilities = np.linspace(0, 1, self.n_bins + 1)[1:-1]
         self.bin_edges_ = []
         for name, values in _iter_columns(X):
-            x = _as_float(values, name)
+            x = _finite_values(_as_float(values, name), name)
             x = x[~np.isnan(x)]
             edges = (
                 np.unique(np.quantile(x, probabilities, method="inverted_cdf"))
@@ -652,7 +759,7 @@ class FieldBucketizer(_CodedFieldEncoder):
         return self
 
     def _encode_column(self, j, name, values):
-        x = _as_float(values, name)
+        x = _finite_values(_as_float(values, name), name)
         codes = 1 + np.searchsorted(self.bin_edges_[j], x, side="left")
         codes[np.isnan(x)] = 0
         return codes
@@ -674,7 +781,7 @@ class FieldTransformer(ColumnTransformer):
     def _check_input(self, X):
         _check_not_sparse(X)
         if _is_frame(X):
-            _check_frame_not_empty(X)
+            _check_frame(X)
             return X
         return check_array(X, dtype=None, ensure_all_finite=False)
 
@@ -755,7 +862,8 @@ class FieldTransformer(ColumnTransformer):
 
 
 def make_field_transformer(categorical_features="from_dtype", continuous="bucketize", *,
-                           continuous_overrides=None, min_frequency=10, n_bins=32):
+                           continuous_overrides=None, min_frequency=10, max_categories=None,
+                           n_bins=32):
     """Build the transformer that turns every column of a table into one AutoInt field.
 
     Categorical columns are ordinal-encoded with reserved codes for missing, unseen and rare
@@ -781,6 +889,9 @@ def make_field_transformer(categorical_features="from_dtype", continuous="bucket
     min_frequency : int or float, default=10
         Categorical levels seen fewer times share one "rare" code; a float in (0, 1) is a
         fraction of the rows.
+    max_categories : int, default=None
+        Keep at most this many levels per categorical column (the most frequent); the others
+        share the rare code, with a :class:`~skautoint.exceptions.HighCardinalityWarning`.
     n_bins : int, default=32
         Largest number of quantile buckets per bucketized column.
 
@@ -808,7 +919,8 @@ def make_field_transformer(categorical_features="from_dtype", continuous="bucket
     transformer = FieldTransformer(
         [
             ("coded", "passthrough", FieldSelector("coded", **selector)),
-            ("categorical", CategoricalFieldEncoder(min_frequency=min_frequency),
+            ("categorical", CategoricalFieldEncoder(min_frequency=min_frequency,
+                                                    max_categories=max_categories),
              FieldSelector("categorical", **selector)),
             ("embed", FieldScaler(), FieldSelector("embed", **selector)),
             ("bucketize", FieldBucketizer(n_bins=n_bins), FieldSelector("bucketize", **selector)),

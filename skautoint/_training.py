@@ -11,9 +11,13 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
-__all__ = ["TensorData", "TrainingConfig", "predict_logits", "train"]
+from .exceptions import TrainingDivergedError
+
+__all__ = ["TensorData", "TrainingConfig", "TrainingResult", "predict_logits", "train"]
 
 PREDICT_BATCH_SIZE = 4096
+#: Batches between two checks that the running loss is finite (a check costs a device sync).
+_FINITE_CHECK_EVERY = 64
 
 
 @dataclass
@@ -42,6 +46,16 @@ class TrainingConfig:
     verbose: int
 
 
+@dataclass
+class TrainingResult:
+    """What :func:`train` reports back to the estimator."""
+
+    history: list
+    best_epoch: int
+    optimizer: torch.optim.Optimizer
+    interrupted: bool = False
+
+
 def per_sample_loss(logits, target):
     """Log-loss of every row: sigmoid for one output, softmax for several."""
     if logits.shape[1] == 1:
@@ -56,6 +70,8 @@ def _accuracy(logits, target, weight):
 
 def predict_logits(module, data, batch_size=PREDICT_BATCH_SIZE):
     """Logits for every row, computed in eval mode without autograd.
+
+    When a batch does not fit in GPU memory, the batch size is halved and the batch retried.
 
     Parameters
     ----------
@@ -72,15 +88,35 @@ def predict_logits(module, data, batch_size=PREDICT_BATCH_SIZE):
     """
     was_training = module.training
     module.eval()
+    chunks, begin = [], 0
     try:
         with torch.inference_mode():
-            chunks = [
-                module(data.index[i:i + batch_size], data.value[i:i + batch_size])
-                for i in range(0, len(data), batch_size)
-            ]
+            while begin < len(data):
+                end = begin + batch_size
+                try:
+                    chunks.append(module(data.index[begin:end], data.value[begin:end]))
+                except torch.cuda.OutOfMemoryError as exc:
+                    if batch_size == 1:
+                        raise _out_of_memory_error(exc, "predicting one row") from exc
+                    batch_size = max(1, batch_size // 2)
+                    _release_cached_memory()
+                    continue
+                begin = end
     finally:
         module.train(was_training)
     return torch.cat(chunks)
+
+
+def _release_cached_memory():
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def _out_of_memory_error(exc, doing):
+    return torch.cuda.OutOfMemoryError(
+        f"The GPU ran out of memory while {doing}: {exc}. Lower `batch_size`, free memory held "
+        "by other processes, or train with device='cpu'."
+    )
 
 
 def _evaluate(module, data):
@@ -92,6 +128,9 @@ def _evaluate(module, data):
 def train(module, train_data, config, *, generator, validation_data=None, optimizer=None,
           first_epoch=1):
     """Train ``module`` in place; with validation data, stop early and restore the best epoch.
+
+    A ``KeyboardInterrupt`` ends training like early stopping does (best weights restored) and
+    is reported in the result instead of propagating.
 
     Parameters
     ----------
@@ -112,62 +151,84 @@ def train(module, train_data, config, *, generator, validation_data=None, optimi
 
     Returns
     -------
-    history : list of dict
-        One record per epoch: ``epoch``, ``train_loss``, ``valid_loss``, ``valid_score``
-        (accuracy), ``seconds`` and ``best``.
-    best_epoch : int
-        The epoch whose weights the module holds on return.
-    optimizer : torch.optim.Optimizer
-        The optimizer, to continue training later.
+    result : TrainingResult
+        ``history`` (one record per epoch: ``epoch``, ``train_loss``, ``valid_loss``,
+        ``valid_score`` (accuracy), ``seconds`` and ``best``), ``best_epoch`` (the epoch whose
+        weights the module holds; 0 when interrupted before one completed), the
+        ``optimizer`` to continue with, and whether training was ``interrupted``.
+
+    Raises
+    ------
+    TrainingDivergedError
+        When the training loss becomes NaN or infinite; the module's weights are then unusable.
+    torch.cuda.OutOfMemoryError
+        When a batch does not fit in GPU memory, with a message that suggests a remedy.
     """
     if optimizer is None:
         optimizer = torch.optim.Adam(
             module.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
         )
-    n_rows = len(train_data)
-    history, best_loss, best_epoch, best_state = [], float("inf"), None, None
-    epochs_without_gain = 0
-    for epoch in range(first_epoch, first_epoch + config.max_epochs):
-        start = time.perf_counter()
-        module.train()
-        order = torch.randperm(n_rows, generator=generator).to(train_data.index.device)
-        loss_sum = torch.zeros((), device=train_data.index.device)
-        for begin in range(0, n_rows, config.batch_size):
-            batch = order[begin:begin + config.batch_size]
-            logits = module(train_data.index[batch], train_data.value[batch])
-            losses = per_sample_loss(logits, train_data.target[batch]) * train_data.weight[batch]
-            loss = losses.mean()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            loss_sum += losses.detach().sum()
-        record = {"epoch": epoch, "train_loss": float(loss_sum) / n_rows}
-        if not torch.isfinite(loss_sum):
-            raise FloatingPointError(
-                f"The training loss became {float(loss_sum)} in epoch {epoch}; lower "
-                "`learning_rate` or scale the inputs."
-            )
-        if validation_data is not None:
-            record["valid_loss"], record["valid_score"] = _evaluate(module, validation_data)
-        record["seconds"] = time.perf_counter() - start
-        monitored = record.get("valid_loss", record["train_loss"])
-        if monitored < best_loss - config.tol:
-            best_loss, best_epoch, epochs_without_gain = monitored, epoch, 0
+    history, best_loss, best_epoch, best_state = [], float("inf"), 0, None
+    epochs_without_gain, interrupted = 0, False
+    try:
+        for epoch in range(first_epoch, first_epoch + config.max_epochs):
+            start = time.perf_counter()
+            train_loss = _run_epoch(module, train_data, optimizer, config.batch_size, generator,
+                                    epoch)
+            record = {"epoch": epoch, "train_loss": train_loss}
             if validation_data is not None:
-                best_state = copy.deepcopy(module.state_dict())
-        else:
-            epochs_without_gain += 1
-        record["best"] = best_epoch == epoch
-        history.append(record)
-        if config.verbose:
-            _print_record(record)
-        if validation_data is not None and epochs_without_gain >= config.n_iter_no_change:
-            break
-    if validation_data is not None:
+                record["valid_loss"], record["valid_score"] = _evaluate(module, validation_data)
+            record["seconds"] = time.perf_counter() - start
+            monitored = record.get("valid_loss", record["train_loss"])
+            if monitored < best_loss - config.tol:
+                best_loss, best_epoch, epochs_without_gain = monitored, epoch, 0
+                if validation_data is not None:
+                    best_state = copy.deepcopy(module.state_dict())
+            else:
+                epochs_without_gain += 1
+            record["best"] = best_epoch == epoch
+            history.append(record)
+            if config.verbose:
+                _print_record(record)
+            if validation_data is not None and epochs_without_gain >= config.n_iter_no_change:
+                break
+    except KeyboardInterrupt:
+        interrupted = True
+    if best_state is not None:
         module.load_state_dict(best_state)
-    else:
+    elif history and validation_data is None:
         best_epoch = history[-1]["epoch"]
-    return history, best_epoch, optimizer
+    return TrainingResult(history, best_epoch, optimizer, interrupted)
+
+
+def _run_epoch(module, data, optimizer, batch_size, generator, epoch):
+    """One pass over ``data`` in a random order; returns the mean weighted training loss."""
+    module.train()
+    n_rows = len(data)
+    order = torch.randperm(n_rows, generator=generator).to(data.index.device)
+    loss_sum = torch.zeros((), device=data.index.device)
+    for step, begin in enumerate(range(0, n_rows, batch_size), start=1):
+        batch = order[begin:begin + batch_size]
+        try:
+            logits = module(data.index[batch], data.value[batch])
+            losses = per_sample_loss(logits, data.target[batch]) * data.weight[batch]
+            optimizer.zero_grad(set_to_none=True)
+            losses.mean().backward()
+            optimizer.step()
+        except torch.cuda.OutOfMemoryError as exc:
+            raise _out_of_memory_error(exc, f"training a batch of {len(batch)} rows") from exc
+        loss_sum += losses.detach().sum()
+        if step % _FINITE_CHECK_EVERY == 0 or begin + batch_size >= n_rows:
+            _check_finite(loss_sum, epoch)
+    return float(loss_sum) / n_rows
+
+
+def _check_finite(loss_sum, epoch):
+    if not torch.isfinite(loss_sum):
+        raise TrainingDivergedError(
+            f"Training diverged: the loss became {float(loss_sum)} in epoch {epoch}. Lower "
+            "`learning_rate`, add `weight_decay`, or check the inputs for extreme values."
+        )
 
 
 def _print_record(record):
