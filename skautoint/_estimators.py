@@ -11,7 +11,12 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, compute_sample_weight
-from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
+from sklearn.utils._param_validation import (
+    Interval,
+    InvalidParameterError,
+    RealNotInt,
+    StrOptions,
+)
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     _check_sample_weight,
@@ -588,7 +593,7 @@ def _check_labels(y, estimator, name):
 
 def _check_hidden_units(units):
     if not all(isinstance(u, Integral) and not isinstance(u, bool) and u >= 1 for u in units):
-        raise ValueError(
+        raise InvalidParameterError(
             f"The 'mlp_hidden_units' parameter of AutoIntClassifier must be a tuple of positive "
             f"ints. Got {units!r} instead."
         )
