@@ -2,7 +2,15 @@
 
 __version__ = "0.1.0"
 
+from . import exceptions, persistence
 from ._estimators import AutoIntClassifier
 from ._fields import FieldTransformer, make_field_transformer
 
-__all__ = ["AutoIntClassifier", "FieldTransformer", "__version__", "make_field_transformer"]
+__all__ = [
+    "AutoIntClassifier",
+    "FieldTransformer",
+    "__version__",
+    "exceptions",
+    "make_field_transformer",
+    "persistence",
+]

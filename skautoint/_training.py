@@ -168,6 +168,8 @@ def train(module, train_data, config, *, generator, validation_data=None, optimi
         optimizer = torch.optim.Adam(
             module.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
         )
+    for group in optimizer.param_groups:  # a warm start takes the current settings
+        group["lr"], group["weight_decay"] = config.learning_rate, config.weight_decay
     history, best_loss, best_epoch, best_state = [], float("inf"), 0, None
     epochs_without_gain, interrupted = 0, False
     try:

@@ -6,6 +6,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from skautoint.datasets import load_adult
+
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 CRITEO_COLUMNS = ["label"] + [f"I{i}" for i in range(1, 14)] + [f"C{i}" for i in range(1, 27)]
@@ -49,3 +51,18 @@ def movielens(shared_data):
     for column in ["user_id", "item_id", "gender", "occupation", "zip_code"]:
         frame[column] = frame[column].astype("string")
     return frame.drop(columns=["rating", "timestamp"]), frame["rating"]
+
+
+@pytest.fixture(scope="session")
+def adult():
+    """Adult (shipped with the package): the official train and test splits."""
+    X, y = load_adult(return_X_y=True)
+    X_test, y_test = load_adult(subset="test", return_X_y=True)
+    return X, y, X_test, y_test
+
+
+@pytest.fixture(scope="session")
+def adult_small(adult):
+    """The first 3000 training and 1000 test rows of Adult."""
+    X, y, X_test, y_test = adult
+    return X.iloc[:3000], y.iloc[:3000], X_test.iloc[:1000], y_test.iloc[:1000]

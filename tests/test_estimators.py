@@ -20,22 +20,8 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skautoint import AutoIntClassifier, make_field_transformer
-from skautoint.datasets import load_adult
 
 QUICK = dict(max_epochs=3, random_state=0)
-
-
-@pytest.fixture(scope="module")
-def adult():
-    X, y = load_adult(return_X_y=True)
-    X_test, y_test = load_adult(subset="test", return_X_y=True)
-    return X, y, X_test, y_test
-
-
-@pytest.fixture(scope="module")
-def adult_small(adult):
-    X, y, X_test, y_test = adult
-    return X.iloc[:3000], y.iloc[:3000], X_test.iloc[:1000], y_test.iloc[:1000]
 
 
 def test_adult_default_reaches_090_auc_and_beats_logistic_regression(adult):
