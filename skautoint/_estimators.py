@@ -263,6 +263,18 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : AutoIntClassifier
             The fitted classifier.
+
+        Raises
+        ------
+        TrainingDivergedError
+            When the training loss becomes NaN or infinite. A first fit then leaves the
+            estimator unfitted; a warm-start fit puts back the previous weights.
+
+        Warns
+        -----
+        TrainingInterruptedWarning
+            When ``KeyboardInterrupt`` stops training; the estimator keeps the best weights so
+            far and is usable.
         """
         warm = self.warm_start and hasattr(self, "module_")
         X = check_field_input(self, X, reset=not warm)
