@@ -28,7 +28,14 @@ from sklearn.utils.validation import (
 from . import __version__
 from ._fields import FieldSpec, check_field_input, make_field_transformer
 from ._network import AutoIntNet
-from ._training import TensorData, TrainingConfig, predict_logits, train
+from ._training import (
+    TensorData,
+    TrainingConfig,
+    auto_batch_size,
+    auto_learning_rate,
+    predict_logits,
+    train,
+)
 from .exceptions import (
     InconsistentVersionWarning,
     TrainingDivergedError,
@@ -73,13 +80,16 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
         a learned vector (the paper's way).
     continuous_overrides : dict, default=None
         Per-column choice replacing ``continuous``, keyed by column name or index.
-    min_frequency : int or float, default=10
-        Categorical levels seen fewer times share one "rare" code.
+    min_frequency : int or float, default=2
+        Categorical levels seen fewer times share one "rare" code (so a level seen once, which
+        no embedding can learn from, is rare). Raise it, or set ``max_categories``, to bound
+        the embedding table on very large data.
     max_categories : int, default=None
         Keep at most this many levels per categorical column (the most frequent); the others
         share the rare code. Bounds the embedding table for identifier-like columns.
-    n_bins : int, default=32
-        Largest number of buckets of a bucketized column.
+    n_bins : int or "auto", default="auto"
+        Largest number of buckets of a bucketized column; ``"auto"`` takes one per 250 rows,
+        between 8 and 128.
     embedding_dim : int, default=16
         Width of every field embedding.
     n_layers : int, default=3
@@ -100,10 +110,11 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
         Non-empty adds an MLP branch on the embeddings (AutoInt+).
     dropout : float, default=0.0
         Dropout on attention weights and in the MLP branch.
-    learning_rate : float, default=1e-3
-        Adam's step size.
-    batch_size : int, default=256
-        Rows per training step.
+    learning_rate : float or "auto", default="auto"
+        Adam's step size. ``"auto"`` is ``1e-3 * sqrt(batch_size / 256)``, at least 5e-4.
+    batch_size : int or "auto", default="auto"
+        Rows per training step. ``"auto"`` aims at about 100 steps per epoch: the power of 2
+        nearest to ``n_samples / 100``, between 32 and 1024.
     max_epochs : int, default=100
         Largest number of passes over the training data.
     weight_decay : float, default=0.0
@@ -111,7 +122,7 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
     early_stopping : "auto" or bool, default="auto"
         Hold out ``validation_fraction`` of the rows (or use ``X_val``) and stop when the
         validation log-loss has not improved by ``tol`` for ``n_iter_no_change`` epochs; the
-        best epoch's weights are restored. ``"auto"`` enables it from 1000 rows on, or
+        best epoch's weights are restored. ``"auto"`` enables it from 200 rows on, or
         whenever ``X_val`` is given.
     validation_fraction : float or int, default=0.1
         Share (or number) of rows held out for early stopping, stratified by class.
@@ -150,6 +161,10 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
         Epochs run (over all warm starts).
     best_iteration_ : int
         Epoch whose weights the network holds.
+    batch_size_ : int
+        The batch size used (``batch_size``, or the ``"auto"`` choice).
+    learning_rate_ : float
+        The learning rate used (``learning_rate``, or the ``"auto"`` choice).
     history_ : list of dict
         One record per epoch: ``epoch``, ``train_loss``, ``valid_loss`` and ``valid_score``
         (accuracy, with early stopping), ``seconds`` and ``best``.
@@ -175,7 +190,7 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
             Interval(RealNotInt, 0, 1, closed="neither"),
         ],
         "max_categories": [Interval(Integral, 1, None, closed="left"), None],
-        "n_bins": [Interval(Integral, 2, None, closed="left")],
+        "n_bins": [Interval(Integral, 2, None, closed="left"), StrOptions({"auto"})],
         "embedding_dim": [Interval(Integral, 1, None, closed="left")],
         "n_layers": [Interval(Integral, 0, None, closed="left")],
         "n_heads": [Interval(Integral, 1, None, closed="left")],
@@ -186,8 +201,8 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
         "linear_term": ["boolean"],
         "mlp_hidden_units": [tuple, list],
         "dropout": [Interval(Real, 0, 1, closed="left")],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "early_stopping": [StrOptions({"auto"}), "boolean"],
@@ -205,10 +220,10 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
     }
 
     def __init__(self, *, categorical_features="from_dtype", continuous="bucketize",
-                 continuous_overrides=None, min_frequency=10, max_categories=None, n_bins=32,
-                 embedding_dim=16, n_layers=3, n_heads=2, attention_dim=32, residual=True,
-                 attention_scaling=False, layer_norm=False, linear_term=False,
-                 mlp_hidden_units=(), dropout=0.0, learning_rate=1e-3, batch_size=256,
+                 continuous_overrides=None, min_frequency=2, max_categories=None,
+                 n_bins="auto", embedding_dim=16, n_layers=3, n_heads=2, attention_dim=32,
+                 residual=True, attention_scaling=False, layer_norm=False, linear_term=False,
+                 mlp_hidden_units=(), dropout=0.0, learning_rate="auto", batch_size="auto",
                  max_epochs=100, weight_decay=0.0, early_stopping="auto",
                  validation_fraction=0.1, n_iter_no_change=5, tol=1e-4,
                  class_weight=None, random_state=None, verbose=0, device="auto",
@@ -325,6 +340,10 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
             )
             valid_data = (index[valid_rows], value[valid_rows], y_encoded[valid_rows],
                           sample_weight[valid_rows])
+        self.batch_size_ = (auto_batch_size(len(train_rows)) if self.batch_size == "auto"
+                            else self.batch_size)
+        self.learning_rate_ = (auto_learning_rate(self.batch_size_)
+                               if self.learning_rate == "auto" else self.learning_rate)
         weight = sample_weight[train_rows]
         if not weight.sum() > 0:
             raise ValueError("The sample weights of the training rows sum to zero.")
@@ -390,7 +409,7 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
 
     def _early_stopping_enabled(self, n_samples):
         if self.early_stopping == "auto":
-            return n_samples >= 1000
+            return n_samples >= 200
         return bool(self.early_stopping)
 
     def _encode(self, X):
@@ -422,7 +441,7 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
 
     def _training_config(self):
         return TrainingConfig(
-            learning_rate=self.learning_rate, batch_size=self.batch_size,
+            learning_rate=self.learning_rate_, batch_size=self.batch_size_,
             max_epochs=self.max_epochs, weight_decay=self.weight_decay,
             n_iter_no_change=self.n_iter_no_change, tol=self.tol, verbose=self.verbose,
         )

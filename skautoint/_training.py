@@ -5,6 +5,7 @@ slices batches from it, so there is no per-sample Python work and no DataLoader.
 """
 
 import copy
+import math
 import time
 from dataclasses import dataclass
 
@@ -13,11 +14,45 @@ from torch.nn import functional as F
 
 from .exceptions import TrainingDivergedError
 
-__all__ = ["TensorData", "TrainingConfig", "TrainingResult", "predict_logits", "train"]
+__all__ = [
+    "TensorData",
+    "TrainingConfig",
+    "TrainingResult",
+    "auto_batch_size",
+    "auto_learning_rate",
+    "predict_logits",
+    "train",
+]
 
 PREDICT_BATCH_SIZE = 4096
 #: Batches between two checks that the running loss is finite (a check costs a device sync).
 _FINITE_CHECK_EVERY = 64
+
+
+def auto_batch_size(n_samples):
+    """Batch size for ``batch_size="auto"``: about 100 steps per epoch, a power of 2 in [32, 1024].
+
+    Small tables need many small steps per epoch to train before early stopping ends them;
+    large ones run faster per row in batches of 512-1024 (the CPU caches stay warm).
+
+    >>> auto_batch_size(800), auto_batch_size(30_000), auto_batch_size(10_000_000)
+    (32, 256, 1024)
+    """
+    exponent = round(math.log2(max(n_samples, 1) / 100))
+    return int(min(1024, max(32, 2 ** exponent)))
+
+
+def auto_learning_rate(batch_size):
+    """Adam step size for ``learning_rate="auto"``: ``1e-3 * sqrt(batch_size / 256)``, at least
+    5e-4 (a gradient's noise falls with the square root of the batch).
+
+    The floor keeps small tables, which get small batches, training fast enough for early
+    stopping to see progress.
+
+    >>> auto_learning_rate(32), auto_learning_rate(256), round(auto_learning_rate(1024), 6)
+    (0.0005, 0.001, 0.002)
+    """
+    return max(5e-4, 1e-3 * math.sqrt(batch_size / 256))
 
 
 @dataclass

@@ -121,9 +121,21 @@ def test_bucketizer_quantile_codes_and_missing_bucket():
     assert codes.ravel().tolist() == [1, 2, 3, 4, 4, 0]
     counts = np.bincount(bucketizer.transform(x).ravel())
     assert counts[0] == 0 and np.all(np.abs(counts[1:5] - 25) <= 1)
-    # Repeated quantiles merge: a mostly-zero count column does not get empty buckets.
-    zeros = np.r_[np.zeros(90), np.arange(1, 11)].reshape(-1, 1)
-    assert FieldBucketizer(n_bins=10).fit(zeros).n_codes_[0] <= 4
+    # A point mass (a mostly-zero count) gets one bucket; the other values share the rest.
+    zeros = np.r_[np.zeros(80), np.arange(1, 21)].reshape(-1, 1)
+    bucketizer = FieldBucketizer(n_bins=6).fit(zeros)
+    assert bucketizer.n_codes_[0] <= 6 + 1
+    codes = bucketizer.transform(zeros).ravel()
+    assert len(set(codes[:80])) == 1 and codes[0] not in codes[80:]
+    assert len(set(codes[80:])) >= 3  # plain quantiles would leave the non-zero values 1 bucket
+    # Few distinct values: one bucket per value.
+    assert FieldBucketizer(n_bins=8).fit(np.tile([1.0, 2.0, 5.0], 10)[:, None]).n_codes_[0] == 4
+
+
+def test_auto_bucket_count_grows_with_rows():
+    small = FieldBucketizer().fit(np.arange(1_000, dtype=float)[:, None])
+    large = FieldBucketizer().fit(np.arange(40_000, dtype=float)[:, None])
+    assert small.n_codes_[0] == 8 + 1 and large.n_codes_[0] == 128 + 1
 
 
 def test_field_transformer_is_a_column_transformer_in_input_order(mixed_frame):

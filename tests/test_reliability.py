@@ -96,7 +96,7 @@ def test_out_of_memory_in_training_suggests_a_smaller_batch(adult_small, monkeyp
     _out_of_memory_when(monkeypatch, lambda module, index: module.training)
     with pytest.raises(torch.cuda.OutOfMemoryError,
                        match=r"training a batch of 256 rows.*Lower `batch_size`"):
-        AutoIntClassifier(**QUICK).fit(X, y)
+        AutoIntClassifier(batch_size=256, **QUICK).fit(X, y)
 
 
 def test_out_of_memory_in_prediction_retries_with_smaller_batches(adult_small, monkeypatch):
