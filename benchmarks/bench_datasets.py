@@ -1,0 +1,134 @@
+"""Loaders for the benchmark data sets in ``../shared/data``, with fixed, documented splits.
+
+Each loader returns ``(X_train, y_train, X_test, y_test)``: raw DataFrames (categorical columns
+as pandas ``string``, numeric as float) and integer targets. The splits never change with the
+benchmark seed: Adult keeps its official train/test files; every other set is split once,
+stratified, 80/20 with ``random_state=0``. The files are read in place and never copied.
+"""
+
+import gzip
+import io
+from pathlib import Path
+
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+CRITEO_COLUMNS = ["label"] + [f"I{i}" for i in range(1, 14)] + [f"C{i}" for i in range(1, 27)]
+GERMAN_COLUMNS = [
+    "checking_status", "duration", "credit_history", "purpose", "credit_amount", "savings_status",
+    "employment", "installment_rate", "personal_status", "other_parties", "residence_since",
+    "property_magnitude", "age", "other_payment_plans", "housing", "existing_credits", "job",
+    "num_dependents", "own_telephone", "foreign_worker", "class",
+]
+
+
+def _split(X, y):
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.2, stratify=y, random_state=0
+    )
+    return (X_train.reset_index(drop=True), y_train.reset_index(drop=True).to_numpy(),
+            X_test.reset_index(drop=True), y_test.reset_index(drop=True).to_numpy())
+
+
+def _as_strings(frame, columns):
+    return frame.astype({column: "string" for column in columns})
+
+
+def criteo(data=DATA):
+    """Criteo: the first 10,000 rows of Kaggle's train.txt; 13 counts, 26 hashed categories."""
+    frame = pd.read_csv(data / "criteo" / "criteo_kaggle_train_head10000.txt", sep="\t",
+                        header=None, names=CRITEO_COLUMNS,
+                        dtype={f"C{i}": "string" for i in range(1, 27)})
+    frame = frame.astype({f"I{i}": "float64" for i in range(1, 14)})
+    return _split(frame.drop(columns="label"), frame["label"])
+
+
+def avazu(data=DATA):
+    """Avazu: the first 8,999 rows; 22 categorical fields (the row ``id`` is dropped)."""
+    frame = pd.read_csv(data / "avazu" / "avazu_train_head8999.csv", dtype=str)
+    y = frame.pop("click").astype(int)
+    frame = frame.drop(columns="id")
+    return _split(_as_strings(frame, frame.columns), y)
+
+
+def _movielens_frame(data):
+    folder = data / "movielens" / "ml-100k"
+    ratings = pd.read_csv(folder / "u.data", sep="\t",
+                          names=["user_id", "item_id", "rating", "timestamp"])
+    users = pd.read_csv(folder / "u.user", sep="|",
+                        names=["user_id", "age", "gender", "occupation", "zip_code"])
+    genres = pd.read_csv(folder / "u.genre", sep="|", names=["genre", "genre_id"])["genre"]
+    items = pd.read_csv(folder / "u.item", sep="|", encoding="latin-1",
+                        names=["item_id", "title", "release_date", "video_release_date",
+                               "imdb_url", *genres])
+    # One genre field per movie: its genres joined ("Action|Comedy"), a level of its own.
+    items["genres"] = items[list(genres)].apply(
+        lambda row: "|".join(g for g, flag in row.items() if flag), axis=1)
+    items["release_year"] = pd.to_datetime(items["release_date"], format="%d-%b-%Y").dt.year
+    frame = ratings.merge(users, on="user_id").merge(
+        items[["item_id", "genres", "release_year"]], on="item_id")
+    X = frame[["user_id", "item_id", "age", "gender", "occupation", "zip_code", "genres",
+               "release_year"]]
+    X = _as_strings(X, ["user_id", "item_id", "gender", "occupation", "zip_code", "genres"])
+    return X.astype({"age": "float64", "release_year": "float64"}), frame["rating"]
+
+
+def movielens(data=DATA):
+    """MovieLens-100k as CTR: liked = rating >= 4; user, item, user attributes, genres, year."""
+    X, rating = _movielens_frame(data)
+    return _split(X, (rating >= 4).astype(int))
+
+
+def movielens_ratings(data=DATA):
+    """MovieLens-100k, multiclass: the rating 1-5 itself (classes 0-4)."""
+    X, rating = _movielens_frame(data)
+    return _split(X, rating - 1)
+
+
+def adult(data=DATA):
+    """UCI Adult with its official train (32,561) and test (16,281) files."""
+    from skautoint.datasets import load_adult
+
+    X, y = load_adult(return_X_y=True)
+    X_test, y_test = load_adult(subset="test", return_X_y=True)
+    categorical = X.select_dtypes(exclude="number").columns
+    numeric = X.select_dtypes("number").columns
+    def prepare(frame):
+        return _as_strings(frame, categorical).astype({c: "float64" for c in numeric})
+    return (prepare(X), (y == ">50K").to_numpy().astype(int),
+            prepare(X_test), (y_test == ">50K").to_numpy().astype(int))
+
+
+def german_credit(data=DATA):
+    """Statlog German credit (1,000 rows): 13 categorical, 7 numeric; target good credit."""
+    frame = pd.read_csv(data / "german_credit" / "german.data", sep=" ", header=None, skiprows=1,
+                        names=GERMAN_COLUMNS)
+    y = (frame.pop("class") == 1).astype(int)
+    categorical = frame.select_dtypes(exclude="number").columns
+    return _split(_as_strings(frame, categorical).astype(
+        {c: "float64" for c in frame.select_dtypes("number").columns}), y)
+
+
+def titanic(data=DATA):
+    """Titanic (OpenML 40945, 1,309 rows); ``boat`` and ``body`` leak the target and are dropped,
+    as is the free-text ``name``; ``ticket``, ``cabin`` and ``home.dest`` (renamed
+    ``home_dest``) stay as categories."""
+    with gzip.open(data / "titanic" / "titanic_openml40945.arff.gz", "rt") as file:
+        lines = file.read().splitlines()
+    columns = [line.split()[1].strip("'") for line in lines
+               if line.lower().startswith("@attribute")]
+    start = next(i for i, line in enumerate(lines) if line.lower().startswith("@data")) + 1
+    frame = pd.read_csv(io.StringIO("\n".join(lines[start:])), names=columns, na_values="?",
+                        quotechar='"')
+    y = frame.pop("survived").astype(int)
+    frame = frame.drop(columns=["boat", "body", "name"]).rename(columns={"home.dest": "home_dest"})
+    categorical = ["pclass", "sex", "ticket", "cabin", "embarked", "home_dest"]
+    frame = _as_strings(frame.astype({"pclass": str}), categorical)
+    return _split(frame.astype({c: "float64" for c in ["age", "sibsp", "parch", "fare"]}), y)
+
+
+BINARY = {"criteo": criteo, "avazu": avazu, "movielens": movielens, "adult": adult,
+          "german_credit": german_credit, "titanic": titanic}
+MULTICLASS = {"movielens_ratings": movielens_ratings}
