@@ -118,7 +118,13 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
     max_epochs : int, default=100
         Largest number of passes over the training data.
     weight_decay : float, default=0.0
-        L2 penalty passed to Adam.
+        Adam's L2 penalty on the attention, output and MLP weights.
+    embedding_weight_decay : float, default=1e-3
+        Adam's L2 penalty on the embedding tables (the field embeddings, and the per-level
+        weights of ``linear_term``). It reaches every row at every step, also the rows of
+        levels absent from the batch, which Adam then pulls towards zero: the rarer a level,
+        the more its embedding shrinks (rare levels are where a CTR model overfits). ``0``
+        turns it off.
     early_stopping : "auto" or bool, default="auto"
         Hold out ``validation_fraction`` of the rows (or use ``X_val``) and stop when the
         validation log-loss has not improved by ``tol`` for ``n_iter_no_change`` epochs; the
@@ -205,6 +211,7 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
         "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "embedding_weight_decay": [Interval(Real, 0, None, closed="left")],
         "early_stopping": [StrOptions({"auto"}), "boolean"],
         "validation_fraction": [
             Interval(RealNotInt, 0, 1, closed="neither"),
@@ -224,8 +231,8 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
                  n_bins="auto", embedding_dim=16, n_layers=3, n_heads=2, attention_dim=32,
                  residual=True, attention_scaling=False, layer_norm=False, linear_term=False,
                  mlp_hidden_units=(), dropout=0.0, learning_rate="auto", batch_size="auto",
-                 max_epochs=100, weight_decay=0.0, early_stopping="auto",
-                 validation_fraction=0.1, n_iter_no_change=5, tol=1e-4,
+                 max_epochs=100, weight_decay=0.0, embedding_weight_decay=1e-3,
+                 early_stopping="auto", validation_fraction=0.1, n_iter_no_change=5, tol=1e-4,
                  class_weight=None, random_state=None, verbose=0, device="auto",
                  warm_start=False):
         self.categorical_features = categorical_features
@@ -248,6 +255,7 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.weight_decay = weight_decay
+        self.embedding_weight_decay = embedding_weight_decay
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
@@ -444,6 +452,7 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
             learning_rate=self.learning_rate_, batch_size=self.batch_size_,
             max_epochs=self.max_epochs, weight_decay=self.weight_decay,
             n_iter_no_change=self.n_iter_no_change, tol=self.tol, verbose=self.verbose,
+            embedding_weight_decay=self.embedding_weight_decay,
         )
 
     def _build_module(self, train_data):

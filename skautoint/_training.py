@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
+from ._network import FieldEmbedding
 from .exceptions import TrainingDivergedError
 
 __all__ = [
@@ -79,6 +80,7 @@ class TrainingConfig:
     n_iter_no_change: int
     tol: float
     verbose: int
+    embedding_weight_decay: float = 0.0
 
 
 @dataclass
@@ -199,12 +201,12 @@ def train(module, train_data, config, *, generator, validation_data=None, optimi
     torch.cuda.OutOfMemoryError
         When a batch does not fit in GPU memory, with a message that suggests a remedy.
     """
+    groups = _parameter_groups(module, config)
     if optimizer is None:
-        optimizer = torch.optim.Adam(
-            module.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
-        )
-    for group in optimizer.param_groups:  # a warm start takes the current settings
-        group["lr"], group["weight_decay"] = config.learning_rate, config.weight_decay
+        optimizer = torch.optim.Adam(groups, lr=config.learning_rate)
+    for group, settings in zip(optimizer.param_groups, groups, strict=True):
+        # a warm start takes the current settings
+        group["lr"], group["weight_decay"] = config.learning_rate, settings["weight_decay"]
     history, best_loss, best_epoch, best_state = [], float("inf"), 0, None
     epochs_without_gain, interrupted = 0, False
     try:
@@ -236,6 +238,21 @@ def train(module, train_data, config, *, generator, validation_data=None, optimi
     elif history and validation_data is None:
         best_epoch = history[-1]["epoch"]
     return TrainingResult(history, best_epoch, optimizer, interrupted)
+
+
+def _parameter_groups(module, config):
+    """Adam's groups: embedding tables (``embedding_weight_decay``), then the rest
+    (``weight_decay``).
+
+    Adam's L2 penalty is added to the gradient of every row at every step, so an embedding row
+    without data in a batch moves towards zero by a step of about the learning rate: the rarer
+    a level, the harder its row shrinks.
+    """
+    tables = {id(m.weight) for m in module.modules() if isinstance(m, FieldEmbedding)}
+    embedding = [p for p in module.parameters() if id(p) in tables]
+    rest = [p for p in module.parameters() if id(p) not in tables]
+    return [{"params": embedding, "weight_decay": config.embedding_weight_decay},
+            {"params": rest, "weight_decay": config.weight_decay}]
 
 
 def _run_epoch(module, data, optimizer, batch_size, generator, epoch):

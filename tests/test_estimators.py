@@ -210,3 +210,32 @@ def test_variants_train_and_predict(adult_small):
         clf = AutoIntClassifier(**QUICK, **params).fit(X, y)
         assert clf.score(X_test, clf.predict(X_test)) == 1.0
         assert clf.score(X, y) > 0.75, params
+
+
+def test_auto_batch_size_and_learning_rate_follow_the_training_rows(adult_small):
+    X, y, _, _ = adult_small
+    small = AutoIntClassifier(**QUICK).fit(X.iloc[:500], y.iloc[:500])
+    large = AutoIntClassifier(**QUICK).fit(X, y)  # 2,700 rows train after the 10% split
+    assert (small.batch_size_, small.learning_rate_) == (32, 5e-4)
+    assert large.batch_size_ == 32 and large.learning_rate_ == 5e-4
+    assert AutoIntClassifier(**QUICK, early_stopping=False).fit(X, y).batch_size_ == 32
+    fixed = AutoIntClassifier(**QUICK, batch_size=100, learning_rate=0.01).fit(X, y)
+    assert (fixed.batch_size_, fixed.learning_rate_) == (100, 0.01)
+
+
+def test_embedding_weight_decay_shrinks_the_table_and_weight_decay_does_not(adult_small):
+    X, y, _, _ = adult_small
+
+    def table(**params):
+        clf = AutoIntClassifier(**QUICK, **params).fit(X, y)
+        return clf.module_.embedding.weight.detach()
+
+    plain = table(embedding_weight_decay=0.0)
+    decayed = table(embedding_weight_decay=0.1)
+    dense_only = table(embedding_weight_decay=0.0, weight_decay=0.1)
+    used = plain.norm(dim=1) > 0  # rows no training row uses start, and stay, at zero
+    assert 0 < used.sum() < len(plain)
+    assert (decayed[~used] == 0).all()
+    ratio = decayed.norm(dim=1)[used] / plain.norm(dim=1)[used]
+    assert (ratio < 1).all() and ratio.median() < 0.5
+    assert dense_only.norm() > plain.norm()
