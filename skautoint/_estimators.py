@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state, compute_sample_weight
+from sklearn.utils import Bunch, check_random_state, compute_sample_weight
 from sklearn.utils._param_validation import (
     Interval,
     InvalidParameterError,
@@ -33,6 +33,7 @@ from ._training import (
     TrainingConfig,
     auto_batch_size,
     auto_learning_rate,
+    predict_attention,
     predict_logits,
     train,
 )
@@ -142,7 +143,9 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
         Seeds weight initialisation, batch order, dropout and the validation split. The global
         torch random state is left as it was.
     verbose : int, default=0
-        0 is silent; 1 prints one line per epoch.
+        0 is silent; 1 prints a table with one line per epoch (training loss, validation
+        loss and accuracy, seconds, ``*`` on the best epoch so far); 2 adds a tqdm progress
+        bar over the batches of each epoch.
     device : {"auto", "cpu", "cuda"}, default="auto"
         Where the network trains; ``"auto"`` takes CUDA when torch sees it.
     warm_start : bool, default=False
@@ -480,6 +483,53 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
         device = next(self.module_.parameters()).device
         data = _tensor_factory(device)(index, value)
         return predict_logits(self.module_, data).cpu().double().numpy()
+
+    def attention_weights(self, X, *, per_row=True):
+        """Field-by-field attention of every interacting layer and head: what interacts with
+        what.
+
+        Row ``m`` of a map is how field ``m`` mixes the other fields into its new
+        representation; it sums to 1.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Columns as in ``fit``.
+        per_row : bool, default=True
+            Keep every row's maps (``n_samples * n_layers * n_heads * n_fields**2`` floats).
+            ``False`` keeps only their mean, in memory independent of ``n_samples``.
+
+        Returns
+        -------
+        attention : Bunch
+            ``per_row``: ndarray of shape (n_samples, n_layers, n_heads, n_fields, n_fields)
+            (only with ``per_row=True``); ``mean``: the mean over rows, of shape (n_layers,
+            n_heads, n_fields, n_fields); ``field_names``: ndarray of str, the fields in
+            the order of the last two axes.
+
+        Raises
+        ------
+        ValueError
+            When the network has no interacting layer (``n_layers=0``) or ``X`` has no rows.
+
+        See Also
+        --------
+        skautoint.inspection.AttentionMapDisplay : Plots these maps as labelled heatmaps.
+        skautoint.inspection.rank_field_pairs : The strongest field pairs as a table.
+        """
+        check_is_fitted(self)
+        if self.n_layers == 0:
+            raise ValueError("attention_weights needs n_layers >= 1; this model has none.")
+        X = check_field_input(self, X, reset=False)
+        index, value = self._encode(X)
+        device = next(self.module_.parameters()).device
+        data = _tensor_factory(device)(index, value)
+        names = np.asarray(self.field_spec_.names, dtype=object)
+        if not per_row:
+            total = predict_attention(self.module_, data, summed=True)
+            return Bunch(mean=(total / len(data)).cpu().numpy(), field_names=names)
+        weights = predict_attention(self.module_, data).cpu().numpy()
+        return Bunch(per_row=weights, mean=weights.mean(axis=0), field_names=names)
 
     def decision_function(self, X):
         """Raw scores: the logit of the positive class (binary) or one logit per class.

@@ -21,6 +21,7 @@ __all__ = [
     "TrainingResult",
     "auto_batch_size",
     "auto_learning_rate",
+    "predict_attention",
     "predict_logits",
     "train",
 ]
@@ -123,6 +124,42 @@ def predict_logits(module, data, batch_size=PREDICT_BATCH_SIZE):
     -------
     Tensor of shape (n_rows, n_outputs)
     """
+    return _batched_inference(module, data, batch_size, module)
+
+
+def predict_attention(module, data, batch_size=PREDICT_BATCH_SIZE, *, summed=False):
+    """Every interacting layer's attention weights for every row (eval mode, no autograd).
+
+    Parameters
+    ----------
+    module : AutoIntNet
+        The network.
+    data : TensorData
+        Rows to explain.
+    batch_size : int, default=4096
+        Rows per forward pass.
+    summed : bool, default=False
+        Return the sum over rows only, in memory independent of the number of rows.
+
+    Returns
+    -------
+    Tensor of shape (n_rows, n_layers, n_heads, n_fields, n_fields)
+        ``[i, l, h, m, k]`` is the weight field ``m`` gives field ``k`` in layer ``l``, head
+        ``h`` for row ``i``; it sums to 1 over ``k``. With ``summed``, the sum over ``i`` and
+        no first axis.
+    """
+    def attention(index, value):
+        _, per_layer = module(index, value, return_attention=True)
+        weights = torch.stack(per_layer, dim=1)
+        return weights.sum(dim=0, keepdim=True) if summed else weights
+
+    weights = _batched_inference(module, data, batch_size, attention)
+    return weights.sum(dim=0) if summed else weights
+
+
+def _batched_inference(module, data, batch_size, forward):
+    """Concatenate ``forward(index, value)`` over batches of ``data``, halving the batch on
+    GPU out-of-memory errors."""
     was_training = module.training
     module.eval()
     chunks, begin = [], 0
@@ -131,7 +168,7 @@ def predict_logits(module, data, batch_size=PREDICT_BATCH_SIZE):
             while begin < len(data):
                 end = begin + batch_size
                 try:
-                    chunks.append(module(data.index[begin:end], data.value[begin:end]))
+                    chunks.append(forward(data.index[begin:end], data.value[begin:end]))
                 except torch.cuda.OutOfMemoryError as exc:
                     if batch_size == 1:
                         raise _out_of_memory_error(exc, "predicting one row") from exc
@@ -213,7 +250,7 @@ def train(module, train_data, config, *, generator, validation_data=None, optimi
         for epoch in range(first_epoch, first_epoch + config.max_epochs):
             start = time.perf_counter()
             train_loss = _run_epoch(module, train_data, optimizer, config.batch_size, generator,
-                                    epoch)
+                                    epoch, progress=config.verbose >= 2)
             record = {"epoch": epoch, "train_loss": train_loss}
             if validation_data is not None:
                 record["valid_loss"], record["valid_score"] = _evaluate(module, validation_data)
@@ -228,7 +265,7 @@ def train(module, train_data, config, *, generator, validation_data=None, optimi
             record["best"] = best_epoch == epoch
             history.append(record)
             if config.verbose:
-                _print_record(record)
+                _print_record(record, header=epoch == first_epoch)
             if validation_data is not None and epochs_without_gain >= config.n_iter_no_change:
                 break
     except KeyboardInterrupt:
@@ -255,13 +292,21 @@ def _parameter_groups(module, config):
             {"params": rest, "weight_decay": config.weight_decay}]
 
 
-def _run_epoch(module, data, optimizer, batch_size, generator, epoch):
-    """One pass over ``data`` in a random order; returns the mean weighted training loss."""
+def _run_epoch(module, data, optimizer, batch_size, generator, epoch, progress=False):
+    """One pass over ``data`` in a random order; returns the mean weighted training loss.
+
+    ``progress`` shows a tqdm bar over the batches (``verbose=2``).
+    """
     module.train()
     n_rows = len(data)
     order = torch.randperm(n_rows, generator=generator).to(data.index.device)
     loss_sum = torch.zeros((), device=data.index.device)
-    for step, begin in enumerate(range(0, n_rows, batch_size), start=1):
+    starts = range(0, n_rows, batch_size)
+    if progress:
+        from tqdm.auto import tqdm
+
+        starts = tqdm(starts, desc=f"epoch {epoch}", unit="batch", leave=False)
+    for step, begin in enumerate(starts, start=1):
         batch = order[begin:begin + batch_size]
         try:
             logits = module(data.index[batch], data.value[batch])
@@ -285,10 +330,17 @@ def _check_finite(loss_sum, epoch):
         )
 
 
-def _print_record(record):
-    parts = [f"epoch {record['epoch']:>4}", f"train_loss {record['train_loss']:.5f}"]
-    if "valid_loss" in record:
-        parts += [f"valid_loss {record['valid_loss']:.5f}",
-                  f"valid_acc {record['valid_score']:.4f}"]
-    parts.append(f"{record['seconds']:.2f}s")
-    print("  ".join(parts) + ("  *" if record["best"] else ""), flush=True)
+_COLUMNS = [("epoch", "{:>5}", "epoch"), ("train_loss", "{:>10.5f}", "train_loss"),
+            ("valid_loss", "{:>10.5f}", "valid_loss"), ("valid_score", "{:>9.4f}", "valid_acc"),
+            ("seconds", "{:>7.2f}", "seconds")]
+
+
+def _print_record(record, header=False):
+    """One line per epoch under a header, the best epoch so far marked with ``*``."""
+    columns = [(key, fmt, title) for key, fmt, title in _COLUMNS if key in record]
+    if header:
+        widths = [len(fmt.format(record[key])) for key, fmt, _ in columns]
+        print("  ".join(f"{title:>{w}}" for (_, _, title), w in zip(columns, widths,
+                                                                     strict=True)))
+    line = "  ".join(fmt.format(record[key]) for key, fmt, _ in columns)
+    print(line + ("  *" if record["best"] else ""), flush=True)

@@ -1,0 +1,149 @@
+"""Attention maps, field-pair rankings, the Display objects of skautoint.inspection and the
+verbose output of training."""
+
+import io
+import subprocess
+import sys
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from skautoint import AutoIntClassifier
+from skautoint.inspection import AttentionMapDisplay, TrainingCurveDisplay, rank_field_pairs
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+
+@pytest.fixture(scope="module")
+def fitted(adult_small):
+    X, y, X_test, _ = adult_small
+    return AutoIntClassifier(max_epochs=3, random_state=0).fit(X, y), X_test.iloc[:300]
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def test_attention_weights_are_row_stochastic_maps_named_by_field(fitted):
+    clf, X = fitted
+    attention = clf.attention_weights(X)
+    n_fields = X.shape[1]
+    assert attention.per_row.shape == (len(X), clf.n_layers, clf.n_heads, n_fields, n_fields)
+    np.testing.assert_allclose(attention.per_row.sum(axis=-1), 1.0, rtol=1e-5)
+    assert attention.field_names.tolist() == X.columns.tolist()
+    np.testing.assert_allclose(attention.mean, attention.per_row.mean(axis=0), rtol=1e-5)
+    # rows differ: attention depends on the row's own levels
+    assert np.ptp(attention.per_row[:, 0, 0], axis=0).max() > 1e-3
+    mean_only = clf.attention_weights(X, per_row=False)
+    assert "per_row" not in mean_only
+    np.testing.assert_allclose(mean_only.mean, attention.mean, rtol=1e-4, atol=1e-7)
+
+
+def test_attention_weights_need_an_interacting_layer(adult_small):
+    X, y, _, _ = adult_small
+    clf = AutoIntClassifier(n_layers=0, max_epochs=1, random_state=0).fit(X[:300], y[:300])
+    with pytest.raises(ValueError, match="n_layers >= 1"):
+        clf.attention_weights(X[:5])
+
+
+def test_planted_pairwise_interaction_is_the_top_ranked_pair():
+    # Eight fields of 6 levels; the label depends only on the pair (c, f) through a random
+    # 6x6 table of logits, which no single field explains.
+    rng = np.random.default_rng(0)
+    n = 3000
+    codes = {name: rng.integers(0, 6, n) for name in "abcdefgh"}
+    X = pd.DataFrame({name: pd.Categorical(c) for name, c in codes.items()})
+    logit = rng.normal(0, 2, (6, 6))[codes["c"], codes["f"]]
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    clf = AutoIntClassifier(random_state=0).fit(X, y)
+    pairs = rank_field_pairs(clf.attention_weights(X[:1000], per_row=False))
+    assert {pairs.field_a[0], pairs.field_b[0]} == {"c", "f"}
+    assert pairs.strength[0] - pairs.strength[1] > 0.02
+    assert len(pairs) == 8 * 7 // 2 and pairs.strength.is_monotonic_decreasing
+
+
+def test_rank_field_pairs_rejects_a_layer_or_head_out_of_range(fitted):
+    clf, X = fitted
+    attention = clf.attention_weights(X, per_row=False)
+    with pytest.raises(ValueError, match="`layer` must be None or in \\[0, 2\\]; got 3"):
+        rank_field_pairs(attention, layer=3)
+    with pytest.raises(ValueError, match="`head` must be None or in \\[0, 1\\]; got -1"):
+        rank_field_pairs(attention, head=-1)
+
+
+def test_attention_map_display_draws_a_labelled_heatmap(fitted):
+    clf, X = fitted
+    display = AttentionMapDisplay.from_estimator(clf, X, layer=1, head=0)
+    expected = clf.attention_weights(X, per_row=False).mean[1, 0]
+    np.testing.assert_allclose(display.image_.get_array(), expected, rtol=1e-5)
+    labels = [t.get_text() for t in display.ax_.get_xticklabels()]
+    assert labels == X.columns.tolist()
+    assert display.figure_ is display.ax_.figure
+    assert "layer 1, head 0, mean over rows" in display.ax_.get_title()
+    pd.testing.assert_frame_equal(
+        display.pairs_, rank_field_pairs(clf.attention_weights(X, per_row=False), layer=1, head=0)
+    )
+    display.figure_.savefig(io.BytesIO(), format="png")
+
+
+def test_attention_map_display_of_one_row_in_a_pipeline(fitted):
+    clf, X = fitted
+    pipeline = make_pipeline(FunctionTransformer(lambda frame: frame.copy()), clf)
+    _, ax = plt.subplots()
+    display = AttentionMapDisplay.from_estimator(pipeline, X, row=7, ax=ax, colorbar=False)
+    assert display.ax_ is ax and "row 7" in ax.get_title()
+    expected = clf.attention_weights(X.iloc[[7]]).per_row[0].mean(axis=(0, 1))
+    np.testing.assert_allclose(display.attention_map, expected, rtol=1e-5)
+
+
+def test_history_is_data_and_the_training_curve_marks_the_best_epoch(fitted):
+    clf, _ = fitted
+    history = pd.DataFrame(clf.history_)
+    assert len(history) == clf.n_iter_
+    assert {"epoch", "train_loss", "valid_loss", "valid_score", "seconds", "best"} <= set(history)
+    display = TrainingCurveDisplay.from_estimator(clf)
+    np.testing.assert_allclose(display.lines_["valid_loss"].get_ydata(), history.valid_loss)
+    np.testing.assert_allclose(display.lines_["train_loss"].get_xdata(), history.epoch)
+    best_line = [line for line in display.ax_.lines if line.get_linestyle() == "--"]
+    assert best_line[0].get_xdata()[0] == clf.best_iteration_
+
+
+def test_displays_reject_other_estimators(fitted):
+    _, X = fitted
+    with pytest.raises(TypeError, match="fitted AutoIntClassifier"):
+        TrainingCurveDisplay.from_estimator(FunctionTransformer().fit(X))
+
+
+def test_importing_skautoint_does_not_import_matplotlib():
+    code = ("import sys, skautoint, skautoint.inspection; "
+            "print('matplotlib' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"
+
+
+
+def test_verbose_levels_print_nothing_a_table_or_a_table_and_progress_bars(adult_small, capfd):
+    X, y, _, _ = adult_small
+    AutoIntClassifier(max_epochs=2, random_state=0).fit(X[:500], y[:500])
+    assert capfd.readouterr() == ("", "")
+
+    clf = AutoIntClassifier(max_epochs=3, random_state=0, verbose=1).fit(X[:500], y[:500])
+    out, err = capfd.readouterr()
+    lines = out.splitlines()
+    assert lines[0].split() == ["epoch", "train_loss", "valid_loss", "valid_acc", "seconds"]
+    assert len(lines) == 1 + clf.n_iter_ and err == ""
+    for line, record in zip(lines[1:], clf.history_, strict=True):
+        assert int(line.split()[0]) == record["epoch"]
+        assert line.endswith("*") == record["best"]
+
+    AutoIntClassifier(max_epochs=2, random_state=0, verbose=2).fit(X[:500], y[:500])
+    out, err = capfd.readouterr()
+    assert len(out.splitlines()) == 3 and "epoch 1" in err and "batch" in err
