@@ -2,7 +2,7 @@
 
 __version__ = "0.1.0"
 
-from . import exceptions, persistence
+from . import exceptions, inspection, persistence
 from ._estimators import AutoIntClassifier
 from ._fields import FieldTransformer, make_field_transformer
 
@@ -11,6 +11,7 @@ __all__ = [
     "FieldTransformer",
     "__version__",
     "exceptions",
+    "inspection",
     "make_field_transformer",
     "persistence",
 ]

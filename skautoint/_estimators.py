@@ -631,6 +631,22 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
         self.module_ = module.eval()
 
 
+def final_classifier(model, X):
+    """The fitted AutoIntClassifier ``model`` is or ends with, and ``X`` transformed by the
+    Pipeline steps before it (``X`` may be None)."""
+    if hasattr(model, "steps"):
+        if X is not None and len(model.steps) > 1:
+            X = model[:-1].transform(X)
+        model = model[-1]
+    if not isinstance(model, AutoIntClassifier):
+        raise TypeError(
+            f"Expected a fitted AutoIntClassifier (or a Pipeline ending in one); got "
+            f"{type(model).__name__}."
+        )
+    check_is_fitted(model)
+    return model, X
+
+
 def _checksum(weights):
     """CRC-32 of the weight arrays, to detect corrupted model files (not tampering)."""
     crc = 0

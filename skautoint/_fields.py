@@ -439,11 +439,9 @@ class CategoricalFieldEncoder(_CodedFieldEncoder):
                 np.array(sorted(counts.index[~kept], key=_level_sort_key), dtype=object)
             )
         self.n_codes_ = np.array([N_RESERVED + len(c) for c in self.categories_], dtype=np.int64)
-        # Per column: every level seen in fit, and the code of each (last entry: unseen).
-        self._level_index = [
-            pd.Index(np.concatenate([frequent, rare]), dtype=object)
-            for frequent, rare in zip(self.categories_, self.infrequent_categories_, strict=True)
-        ]
+        # Per column: the code of every level seen in fit, in the order of _level_index (last
+        # entry: unseen).
+        self.__dict__.pop("_level_index_cache", None)
         self._level_codes = [
             np.concatenate([
                 np.arange(N_RESERVED, N_RESERVED + len(frequent)),
@@ -453,6 +451,27 @@ class CategoricalFieldEncoder(_CodedFieldEncoder):
             for frequent, rare in zip(self.categories_, self.infrequent_categories_, strict=True)
         ]
         return self
+
+    @property
+    def _level_index(self):
+        """Per column, a hash index of every level seen in fit (frequent, then rare).
+
+        Built on first use and not saved with the encoder, so a saved model holds arrays only.
+        """
+        index = self.__dict__.get("_level_index_cache")
+        if index is None:
+            index = [
+                pd.Index(np.concatenate([frequent, rare]), dtype=object)
+                for frequent, rare in zip(self.categories_, self.infrequent_categories_,
+                                          strict=True)
+            ]
+            self.__dict__["_level_index_cache"] = index
+        return index
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        state.pop("_level_index_cache", None)
+        return state
 
     def _warn_if_identifier(self, name, counts, threshold):
         n_singletons = int((counts.to_numpy() == 1).sum())

@@ -7,9 +7,8 @@ plots, ``display.plot(ax=...)`` re-plots, and the matplotlib objects are kept as
 
 import numpy as np
 import pandas as pd
-from sklearn.utils.validation import check_is_fitted
 
-from ._estimators import AutoIntClassifier
+from ._estimators import final_classifier
 
 __all__ = ["AttentionMapDisplay", "TrainingCurveDisplay", "rank_field_pairs"]
 
@@ -136,7 +135,7 @@ class AttentionMapDisplay:
             The plotted display.
         """
         _require_matplotlib(f"{cls.__name__}.from_estimator")
-        model, X = _final_estimator_and_input(estimator, X)
+        model, X = final_classifier(estimator, X)
         if row is not None:
             X = X.iloc[[row]] if hasattr(X, "iloc") else np.asarray(X)[[row]]
         attention = model.attention_weights(X, per_row=False)
@@ -225,7 +224,7 @@ class TrainingCurveDisplay:
             The plotted display.
         """
         _require_matplotlib(f"{cls.__name__}.from_estimator")
-        model, _ = _final_estimator_and_input(estimator, None)
+        model, _ = final_classifier(estimator, None)
         return cls(model.history_).plot(ax=ax)
 
     def plot(self, ax=None):
@@ -268,19 +267,3 @@ def _require_matplotlib(caller):
         raise ImportError(
             f"{caller} needs matplotlib: pip install matplotlib (or skautoint[plot])."
         ) from exc
-
-
-def _final_estimator_and_input(estimator, X):
-    """The AutoInt model at the end of ``estimator`` and ``X`` transformed by the steps
-    before it."""
-    if hasattr(estimator, "steps"):
-        if X is not None and len(estimator.steps) > 1:
-            X = estimator[:-1].transform(X)
-        estimator = estimator[-1]
-    if not isinstance(estimator, AutoIntClassifier):
-        raise TypeError(
-            f"Expected a fitted AutoIntClassifier (or a Pipeline ending in one); got "
-            f"{type(estimator).__name__}."
-        )
-    check_is_fitted(estimator)
-    return estimator, X

@@ -4,8 +4,9 @@
 functions add what they lack: a header with the skautoint version and a SHA-256 of the payload,
 checked before anything is unpickled, so that a truncated or corrupted file fails with a message
 that says so, and an atomic write, so that a crash during ``save`` never destroys the file that
-was there before. Like pickle, loading runs code from the file: load only files you trust (see
-``skops.io`` for untrusted files).
+was there before. Like pickle, loading runs code from the file: load only files you trust. For
+files from elsewhere, save with ``skops.io.dump`` and load with
+``skops.io.load(path, trusted=SKOPS_TRUSTED_TYPES)``, which refuses any other type.
 """
 
 import hashlib
@@ -18,7 +19,20 @@ import joblib
 
 from . import __version__
 
-__all__ = ["load", "save"]
+__all__ = ["SKOPS_TRUSTED_TYPES", "load", "save"]
+
+#: The skautoint types a skops file of a fitted model holds, for
+#: ``skops.io.load(path, trusted=SKOPS_TRUSTED_TYPES)``. The network's weights are saved as
+#: NumPy arrays and the torch module is rebuilt on load, so no torch object is in the file.
+SKOPS_TRUSTED_TYPES = [
+    "skautoint._estimators.AutoIntClassifier",
+    "skautoint._fields.CategoricalFieldEncoder",
+    "skautoint._fields.FieldBucketizer",
+    "skautoint._fields.FieldScaler",
+    "skautoint._fields.FieldSelector",
+    "skautoint._fields.FieldSpec",
+    "skautoint._fields.FieldTransformer",
+]
 
 MAGIC = b"SKAUTOINT-MODEL\n"
 FILE_FORMAT = 1

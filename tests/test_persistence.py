@@ -170,3 +170,18 @@ def test_failed_save_keeps_the_previous_file(fitted_models, tmp_path):
         persistence.save(lambda: None, path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["model.skautoint"]
+
+
+@pytest.mark.parametrize("name", ["default", "multiclass", "pipeline", "autoint-plus"])
+def test_skops_file_holds_only_skautoint_types_and_arrays(fitted_models, adult_small, name):
+    skops_io = pytest.importorskip("skops.io")
+    model = fitted_models[name]
+    data = skops_io.dumps(model)
+    untrusted = skops_io.get_untrusted_types(data=data)
+    assert set(untrusted) <= set(persistence.SKOPS_TRUSTED_TYPES)
+    assert "skautoint._estimators.AutoIntClassifier" in untrusted
+    with pytest.raises(skops_io.exceptions.UntrustedTypesFoundException):
+        skops_io.loads(data)
+    loaded = skops_io.loads(data, trusted=persistence.SKOPS_TRUSTED_TYPES)
+    X_test = _test_frame(name, adult_small[2])
+    np.testing.assert_array_equal(loaded.predict_proba(X_test), model.predict_proba(X_test))

@@ -1,0 +1,118 @@
+"""Export a fitted model's network to ONNX for serving without PyTorch.
+
+The graph takes the two arrays the field encoding produces (``index``: int64, ``value``:
+float32, both of shape ``(n_rows, n_fields)``) and returns the class probabilities in the
+order of ``classes_``. The field encoding itself (hash lookups of arbitrary Python levels,
+quantile buckets, robust scaling) stays in Python: :func:`onnx_inputs` runs it, and with it
+any Pipeline steps before the classifier. Needs the ``onnx`` extra (``onnx``, ``onnxscript``;
+``onnxruntime`` to run the graph).
+"""
+
+import logging
+import warnings
+
+import numpy as np
+import torch
+
+from ._estimators import final_classifier
+from ._fields import check_field_input
+
+__all__ = ["onnx_inputs", "to_onnx"]
+
+INPUT_NAMES = ("index", "value")
+OUTPUT_NAME = "probabilities"
+
+
+class _Probabilities(torch.nn.Module):
+    """The network followed by the sigmoid (binary) or softmax (multiclass) of predict_proba."""
+
+    def __init__(self, network):
+        super().__init__()
+        self.network = network
+
+    def forward(self, index, value):
+        logits = self.network(index, value)
+        if logits.shape[1] == 1:
+            positive = torch.sigmoid(logits)
+            return torch.cat([1.0 - positive, positive], dim=1)
+        return torch.softmax(logits, dim=1)
+
+
+def onnx_inputs(model, X):
+    """Encode ``X`` into the inputs of the graph :func:`to_onnx` exports.
+
+    Parameters
+    ----------
+    model : AutoIntClassifier or Pipeline ending in one
+        The fitted model that was exported.
+    X : DataFrame or array-like of shape (n_samples, n_features)
+        Rows as ``model.predict_proba`` takes them.
+
+    Returns
+    -------
+    inputs : dict of str to ndarray
+        ``{"index": int64 array, "value": float32 array}``, both of shape
+        ``(n_samples, n_fields)``, ready for ``onnxruntime.InferenceSession.run``.
+    """
+    classifier, X = final_classifier(model, X)
+    index, value = classifier._encode(check_field_input(classifier, X, reset=False))
+    return {"index": np.ascontiguousarray(index, dtype=np.int64),
+            "value": np.ascontiguousarray(value, dtype=np.float32)}
+
+
+def to_onnx(model, X_sample, *, opset_version=None):
+    """Export the network of a fitted model, with its output probabilities, to ONNX.
+
+    Parameters
+    ----------
+    model : AutoIntClassifier or Pipeline ending in one
+        The fitted model.
+    X_sample : DataFrame or array-like
+        A few rows as ``model.predict_proba`` takes them, to trace the graph; the exported
+        graph accepts any number of rows.
+    opset_version : int or None, default=None
+        ONNX opset; ``None`` takes the exporter's default.
+
+    Returns
+    -------
+    model_proto : onnx.ModelProto
+        Inputs ``index`` (int64) and ``value`` (float32) of shape ``(n_rows, n_fields)``;
+        output ``probabilities`` (float32) of shape ``(n_rows, n_classes)``. Save it with
+        ``onnx.save(model_proto, path)``; feed it with :func:`onnx_inputs`.
+
+    Examples
+    --------
+    >>> import onnxruntime
+    >>> from skautoint import AutoIntClassifier
+    >>> from skautoint.datasets import load_adult
+    >>> from skautoint.serving import onnx_inputs, to_onnx
+    >>> X, y = load_adult(return_X_y=True)
+    >>> clf = AutoIntClassifier(max_epochs=1, random_state=0).fit(X[:500], y[:500])
+    >>> proto = to_onnx(clf, X[:10])
+    >>> session = onnxruntime.InferenceSession(proto.SerializeToString())
+    >>> proba = session.run(None, onnx_inputs(clf, X[:5]))[0]
+    >>> bool(abs(proba - clf.predict_proba(X[:5])).max() < 1e-5)
+    True
+    """
+    classifier, _ = final_classifier(model, None)
+    inputs = onnx_inputs(model, X_sample)
+    network = _Probabilities(classifier.module_).to("cpu").eval()
+    rows = torch.export.Dim("rows")
+    args = tuple(torch.from_numpy(inputs[name]) for name in INPUT_NAMES)
+    loggers = [logging.getLogger(name) for name in ("torch.onnx", "torch.export")]
+    levels = [logger.level for logger in loggers]
+    try:
+        for logger in loggers:  # the exporter logs about optional packages it lacks
+            logger.setLevel(logging.ERROR)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # deprecation notes from inside the exporter
+            program = torch.onnx.export(
+                network, args, input_names=list(INPUT_NAMES), output_names=[OUTPUT_NAME],
+                dynamic_shapes={"index": {0: rows}, "value": {0: rows}},
+                opset_version=opset_version, dynamo=True, verbose=False,
+            )
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+        network.network.to(next(classifier.module_.parameters()).device)
+    return program.model_proto
