@@ -1,6 +1,6 @@
 """
 Quickstart: AutoInt on UCI Adult, beside gradient boosting and logistic regression
-=================================================================================
+==================================================================================
 
 Train :class:`skautoint.AutoIntClassifier` on the raw Adult DataFrame (strings, numbers and
 missing values, string labels) with the official train/test split, and compare it with

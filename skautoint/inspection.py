@@ -139,9 +139,9 @@ class AttentionMapDisplay:
         if row is not None:
             X = X.iloc[[row]] if hasattr(X, "iloc") else np.asarray(X)[[row]]
         attention = model.attention_weights(X, per_row=False)
-        what = "mean over rows" if row is None else f"row {row}"
-        which_layer = "mean over layers" if layer is None else f"layer {layer}"
-        which_head = "mean over heads" if head is None else f"head {head}"
+        what = "mean of rows" if row is None else f"row {row}"
+        which_layer = "all layers" if layer is None else f"layer {layer}"
+        which_head = "all heads" if head is None else f"head {head}"
         display = cls(
             _select_map(attention["mean"], layer, head), attention["field_names"],
             pairs=rank_field_pairs(attention, layer=layer, head=head),
@@ -172,7 +172,9 @@ class AttentionMapDisplay:
         if ax is None:
             size = 2.0 + 0.35 * len(self.field_names)
             _, ax = plt.subplots(figsize=(size + 1.5, size))
-        self.image_ = ax.imshow(self.attention_map, cmap=cmap, vmin=0.0)
+        # The colour scale spans the map's own range: attention near uniform (1 / n_fields)
+        # still shows which fields stand out.
+        self.image_ = ax.imshow(self.attention_map, cmap=cmap)
         ticks = np.arange(len(self.field_names))
         ax.set_xticks(ticks, labels=self.field_names, rotation=90)
         ax.set_yticks(ticks, labels=self.field_names)

@@ -86,7 +86,7 @@ def test_attention_map_display_draws_a_labelled_heatmap(fitted):
     labels = [t.get_text() for t in display.ax_.get_xticklabels()]
     assert labels == X.columns.tolist()
     assert display.figure_ is display.ax_.figure
-    assert "layer 1, head 0, mean over rows" in display.ax_.get_title()
+    assert "layer 1, head 0, mean of rows" in display.ax_.get_title()
     pd.testing.assert_frame_equal(
         display.pairs_, rank_field_pairs(clf.attention_weights(X, per_row=False), layer=1, head=0)
     )
