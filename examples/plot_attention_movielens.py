@@ -57,8 +57,7 @@ else:
     clf = AutoIntClassifier(random_state=0).fit(X_train, y_train)
     print(f"{clf.n_iter_} epochs, best {clf.best_iteration_}")
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5.5))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5.5), layout="constrained")
     TrainingCurveDisplay.from_estimator(clf, ax=left)
     display = AttentionMapDisplay.from_estimator(clf, X_test, ax=right)
-    fig.tight_layout()
     print(display.pairs_.head(8).to_string(index=False))
