@@ -46,12 +46,12 @@ from scipy.special import expit
 from sklearn.metrics import roc_auc_score
 
 from skautoint import AutoIntClassifier
+from skautoint._training import PREDICT_BATCH_SIZE  # the others predict in batches as large
 
 CONTINUOUS = [f"I{i}" for i in range(1, 14)]
 CATEGORICAL = [f"C{i}" for i in range(1, 27)]
 EMBEDDING_DIM, N_LAYERS, N_HEADS = 16, 3, 2
 BATCH_SIZE, LEARNING_RATE = 1024, 1e-3
-PREDICT_BATCH_SIZE = 4096  # skautoint's own prediction batch; the others are given the same
 # deepctr_torch/layers/interaction.py: InteractingLayer's att_embedding_size is
 # embedding_size // head_num, and only the sparse fields' embeddings enter the attention.
 DEEPCTR_HEAD_WIDTH = EMBEDDING_DIM // N_HEADS
