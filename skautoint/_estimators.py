@@ -476,13 +476,18 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
         return module.to(self.device_)
 
     # ------------------------------------------------------------------ predict
-    def _logits(self, X):
+    def _encode_for_inference(self, X):
+        """Validate rows given after ``fit`` and encode them as ``(index, value)`` arrays."""
         check_is_fitted(self)
-        X = check_field_input(self, X, reset=False)
-        index, value = self._encode(X)
+        return self._encode(check_field_input(self, X, reset=False))
+
+    def _network_input(self, X):
+        """Rows given after ``fit`` as TensorData on the network's device."""
         device = next(self.module_.parameters()).device
-        data = _tensor_factory(device)(index, value)
-        return predict_logits(self.module_, data).cpu().double().numpy()
+        return _tensor_factory(device)(*self._encode_for_inference(X))
+
+    def _logits(self, X):
+        return predict_logits(self.module_, self._network_input(X)).cpu().double().numpy()
 
     def attention_weights(self, X, *, per_row=True):
         """Field-by-field attention of every interacting layer and head: what interacts with
@@ -520,10 +525,7 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         if self.n_layers == 0:
             raise ValueError("attention_weights needs n_layers >= 1; this model has none.")
-        X = check_field_input(self, X, reset=False)
-        index, value = self._encode(X)
-        device = next(self.module_.parameters()).device
-        data = _tensor_factory(device)(index, value)
+        data = self._network_input(X)
         names = np.asarray(self.field_spec_.names, dtype=object)
         if not per_row:
             total = predict_attention(self.module_, data, summed=True)

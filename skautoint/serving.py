@@ -15,7 +15,6 @@ import numpy as np
 import torch
 
 from ._estimators import final_classifier
-from ._fields import check_field_input
 
 __all__ = ["onnx_inputs", "to_onnx"]
 
@@ -55,7 +54,7 @@ def onnx_inputs(model, X):
         ``(n_samples, n_fields)``, ready for ``onnxruntime.InferenceSession.run``.
     """
     classifier, X = final_classifier(model, X)
-    index, value = classifier._encode(check_field_input(classifier, X, reset=False))
+    index, value = classifier._encode_for_inference(X)
     return {"index": np.ascontiguousarray(index, dtype=np.int64),
             "value": np.ascontiguousarray(value, dtype=np.float32)}
 
