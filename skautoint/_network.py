@@ -32,6 +32,10 @@ class FieldEmbedding(nn.Module):
         super().__init__()
         self.weight = nn.Parameter(torch.empty(n_rows, embedding_dim))
         nn.init.normal_(self.weight, std=init_std)
+        # Set by training's touched-rows update for one step: (position of each index among
+        # the batch's distinct rows, a leaf copy of those rows); gradients then reach the
+        # copy only, never a dense table-sized tensor.
+        self.batch_rows = None
 
     def forward(self, index, value):
         """Embed every field of every row.
@@ -45,6 +49,9 @@ class FieldEmbedding(nn.Module):
         -------
         Tensor of shape (batch, n_fields, embedding_dim)
         """
+        if self.batch_rows is not None:
+            position, rows = self.batch_rows
+            return F.embedding(position, rows) * value.unsqueeze(-1)
         return F.embedding(index, self.weight) * value.unsqueeze(-1)
 
 

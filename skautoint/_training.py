@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
-from ._network import FieldEmbedding
+from ._optim import NetworkOptimizer, resolve_embedding_update
 from .exceptions import TrainingDivergedError
 
 __all__ = [
@@ -84,6 +84,7 @@ class TrainingConfig:
     tol: float
     verbose: int
     embedding_weight_decay: float = 0.0
+    embedding_update: str = "auto"
 
 
 @dataclass
@@ -92,7 +93,7 @@ class TrainingResult:
 
     history: list
     best_epoch: int
-    optimizer: torch.optim.Optimizer
+    optimizer: NetworkOptimizer
     interrupted: bool = False
 
 
@@ -220,8 +221,8 @@ def train(module, train_data, config, *, generator, validation_data=None, optimi
         Source of the batch order.
     validation_data : TensorData, default=None
         Rows scored after every epoch; the epoch with the lowest validation loss wins.
-    optimizer : torch.optim.Optimizer, default=None
-        Optimizer to continue with (warm start); a new Adam otherwise.
+    optimizer : NetworkOptimizer, default=None
+        Optimizer to continue with (warm start); a new one otherwise.
     first_epoch : int, default=1
         Number of the first epoch (continues the count on a warm start).
 
@@ -240,12 +241,13 @@ def train(module, train_data, config, *, generator, validation_data=None, optimi
     torch.cuda.OutOfMemoryError
         When a batch does not fit in GPU memory, with a message that suggests a remedy.
     """
-    groups = _parameter_groups(module, config)
-    if optimizer is None:
-        optimizer = torch.optim.Adam(groups, lr=config.learning_rate)
-    for group, settings in zip(optimizer.param_groups, groups, strict=True):
-        # a warm start takes the current settings
-        group["lr"], group["weight_decay"] = config.learning_rate, settings["weight_decay"]
+    update = resolve_embedding_update(config.embedding_update, module)
+    if optimizer is None or optimizer.embedding_update != update:
+        optimizer = NetworkOptimizer(module, update, config.learning_rate, config.weight_decay,
+                                     config.embedding_weight_decay)
+    else:  # a warm start takes the current settings
+        optimizer.set_hyperparameters(config.learning_rate, config.weight_decay,
+                                      config.embedding_weight_decay)
     history, best_loss, best_epoch, best_state = [], float("inf"), 0, None
     epochs_without_gain, interrupted = 0, False
     try:
@@ -279,21 +281,6 @@ def train(module, train_data, config, *, generator, validation_data=None, optimi
     return TrainingResult(history, best_epoch, optimizer, interrupted)
 
 
-def _parameter_groups(module, config):
-    """Adam's groups: embedding tables (``embedding_weight_decay``), then the rest
-    (``weight_decay``).
-
-    Adam's L2 penalty is added to the gradient of every row at every step, so an embedding row
-    without data in a batch moves towards zero by a step of about the learning rate: the rarer
-    a level, the harder its row shrinks.
-    """
-    tables = {id(m.weight) for m in module.modules() if isinstance(m, FieldEmbedding)}
-    embedding = [p for p in module.parameters() if id(p) in tables]
-    rest = [p for p in module.parameters() if id(p) not in tables]
-    return [{"params": embedding, "weight_decay": config.embedding_weight_decay},
-            {"params": rest, "weight_decay": config.weight_decay}]
-
-
 def _run_epoch(module, data, optimizer, batch_size, generator, epoch, progress=False):
     """One pass over ``data`` in a random order; returns the mean weighted training loss.
 
@@ -310,12 +297,14 @@ def _run_epoch(module, data, optimizer, batch_size, generator, epoch, progress=F
         starts = tqdm(starts, desc=f"epoch {epoch}", unit="batch", leave=False)
     for step, begin in enumerate(starts, start=1):
         batch = order[begin:begin + batch_size]
+        index = data.index[batch]
         try:
-            logits = module(data.index[batch], data.value[batch])
-            losses = per_sample_loss(logits, data.target[batch]) * data.weight[batch]
-            optimizer.zero_grad(set_to_none=True)
-            losses.mean().backward()
-            optimizer.step()
+            with optimizer.batch(index):
+                logits = module(index, data.value[batch])
+                losses = per_sample_loss(logits, data.target[batch]) * data.weight[batch]
+                optimizer.zero_grad()
+                losses.mean().backward()
+                optimizer.step()
         except torch.cuda.OutOfMemoryError as exc:
             raise _out_of_memory_error(exc, f"training a batch of {len(batch)} rows") from exc
         loss_sum += losses.detach().sum()
