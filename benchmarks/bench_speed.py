@@ -8,6 +8,8 @@ rate 1e-3, ``--epochs`` epochs, no early stopping, no DNN branch. Two configurat
 
 * ``paper``: all 39 fields in the attention, 16 per head (skautoint with
   ``continuous="embed"``, and the plain reference of ``speed_reference.py``);
+  pytorch-tabular's AutoInt runs in this configuration too when ``--pytorch-tabular`` names
+  the Python of a venv that has it;
 * ``deepctr``: DeepCTR-Torch's own layout, only the 26 categorical fields in the attention and
   8 per head (embedding size / heads); skautoint and the reference see the 26 categorical
   columns only, DeepCTR-Torch gets all 39 and keeps the 13 numbers outside the attention.
@@ -26,10 +28,12 @@ Run (needs the ``bench`` extra for DeepCTR-Torch and tabulate)::
 """
 
 import argparse
+import json
 import multiprocessing
 import os
 import resource
 import shlex
+import subprocess
 import sys
 import tempfile
 import time
@@ -68,7 +72,8 @@ class Config:
 
 
 CONFIGS = (
-    Config("paper", tuple(CONTINUOUS + CATEGORICAL), 16, ("skautoint", "reference")),
+    Config("paper", tuple(CONTINUOUS + CATEGORICAL), 16,
+           ("skautoint", "reference", "pytorch-tabular")),
     Config("deepctr", tuple(CATEGORICAL), DEEPCTR_HEAD_WIDTH,
            ("skautoint", "reference", "DeepCTR-Torch")),
 )
@@ -237,8 +242,34 @@ def run_deepctr(data, config, seed, epochs):
             "proba": proba[:, 0]}
 
 
+def run_pytorch_tabular(data, config, seed, epochs):
+    """pytorch-tabular's AutoInt in its own venv (``speed_pytorch_tabular.py``), on the
+    reference's codes; its fit time includes its own preprocessing and Lightning set-up.
+
+    ``config`` is ignored: it runs the paper configuration (all 39 fields, 16 per head).
+    """
+    (train, test, _), encode_s = _timed(
+        reference.encode, data["X_train"], data["X_test"], CATEGORICAL, CONTINUOUS
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "rows.npz"
+        np.savez(path, train_codes=train[0], train_values=train[1], y_train=data["y_train"],
+                 test_codes=test[0], test_values=test[1])
+        script = Path(__file__).with_name("speed_pytorch_tabular.py")
+        completed = subprocess.run(
+            [os.environ[PYTORCH_TABULAR_PYTHON], str(script), str(path), str(seed), str(epochs),
+             str(torch.get_num_threads())],
+            capture_output=True, text=True, check=True,
+        )
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    return {"encode s": encode_s, "fit s": result["fit s"], "predict s": result["predict s"],
+            "proba": np.asarray(result["proba"])}
+
+
+#: Environment variable naming the Python of pytorch-tabular's venv (set by --pytorch-tabular).
+PYTORCH_TABULAR_PYTHON = "BENCH_PYTORCH_TABULAR_PYTHON"
 RUNNERS = {"skautoint": run_skautoint, "reference": run_reference,
-           "DeepCTR-Torch": run_deepctr}
+           "DeepCTR-Torch": run_deepctr, "pytorch-tabular": run_pytorch_tabular}
 
 
 # -------------------------------------------------------------------------------------- measurement
@@ -262,6 +293,8 @@ def measure(implementation, config_name, data_path, seed, epochs, threads):
     after_load = _peak_rss_mib()
     result = RUNNERS[implementation](data, CONFIG_BY_NAME[config_name], seed, epochs)
     peak = _peak_rss_mib()
+    if implementation == "pytorch-tabular":  # it ran in a child process: that one's peak
+        peak = after_load = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**10
     positive = result.pop("proba")
     return {**result, "test AUC": roc_auc_score(data["y_test"], positive),
             "peak RSS MiB": peak, "model RSS MiB": peak - after_load}
@@ -305,6 +338,8 @@ def attention_layout(config, implementation):
     """Fields in the attention and width per head of ``implementation`` in ``config``."""
     if implementation == "DeepCTR-Torch":
         return len(CATEGORICAL), DEEPCTR_HEAD_WIDTH
+    if implementation == "pytorch-tabular":
+        return len(CONTINUOUS) + len(CATEGORICAL), 16
     return len(config.columns), config.head_width
 
 
@@ -335,16 +370,17 @@ def ratios_table(table, gflops):
         speed = table[table["config"] == config.name].set_index("implementation")
         fields, width = attention_layout(config, "skautoint")
         roofline = gflops * 1e9 / train_flops_per_sample(fields, width)
+        if "skautoint" not in speed.index:
+            continue
         skautoint = speed.loc["skautoint"]
         rows.append({
             "config": config.name,
             "train MFLOP/sample": train_flops_per_sample(fields, width) / 1e6,
             "roofline samples/s": roofline,
-            "skautoint / reference": skautoint["train samples/s"]
-            / speed.loc["reference", "train samples/s"],
-            "skautoint / DeepCTR-Torch": (skautoint["train samples/s"]
-                                          / speed.loc["DeepCTR-Torch", "train samples/s"]
-                                          if "DeepCTR-Torch" in speed.index else np.nan),
+            **{f"skautoint / {peer}": (skautoint["train samples/s"]
+                                       / speed.loc[peer, "train samples/s"]
+                                       if peer in speed.index else np.nan)
+               for peer in ("reference", "DeepCTR-Torch", "pytorch-tabular")},
             "skautoint / roofline": skautoint["train samples/s"] / roofline,
             "skautoint loop / roofline": skautoint["loop samples/s"] / roofline,
         })
@@ -373,6 +409,11 @@ Notes:
   ({len(CATEGORICAL)}) are concatenated into the attention input. With the DNN off, the dense
   features ({len(CONTINUOUS)}) reach only its first-order linear part, which its AutoInt always
   adds. Its loss is summed over the batch (Adam hardly minds the scale); l2_reg_embedding=0.
+- pytorch-tabular 1.2 (paper configuration only: it puts every column in the attention;
+  attn_embed_dim 32 = 2 heads of 16, 3 blocks with residuals, no deep layers, no batch norm)
+  runs in its own venv (it needs pandas < 3) on the reference's codes; its fit time includes
+  its own preprocessing, Lightning's set-up and a 1,024-row validation pass it requires, and
+  its peak RSS is that of its process.
 - Each fit is the first in a fresh process (torch's one-time optimizer import excluded).
   Prediction batch {PREDICT_BATCH_SIZE} for all. Peak RSS: ru_maxrss of that process (Python,
   torch and the loaded data included); model RSS: that peak minus the peak after loading.
@@ -392,12 +433,20 @@ def main():
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0))
                         if hasattr(os, "sched_getaffinity") else os.cpu_count())
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--pytorch-tabular", metavar="PYTHON",
+                        help="Python of a venv with pytorch-tabular 1.2 (skipped without)")
+    parser.add_argument("--configs", default=",".join(CONFIG_BY_NAME),
+                        help="comma-separated configurations to run")
+    parser.add_argument("--implementations", default=",".join(RUNNERS),
+                        help="comma-separated implementations to run")
     parser.add_argument("--smoke", action="store_true",
                         help="3,000 rows and 1 repeat: checks that everything runs")
     args = parser.parse_args()
     if args.smoke:
         args.rows, args.repeats = 3_000, 1
 
+    if args.pytorch_tabular:
+        os.environ[PYTORCH_TABULAR_PYTHON] = args.pytorch_tabular  # the children inherit it
     gflops = gemm_gflops(args.threads, repeats=3 if args.smoke else 9)
     data, data_s = _timed(make_data, args.rows, args.vocab, args.seed)
     n_train, n_test = len(data["y_train"]), len(data["y_test"])
@@ -412,7 +461,12 @@ def main():
         del data
         for repeat in range(args.repeats):  # repeats outermost: slow drifts hit all alike
             for config in CONFIGS:
+                if config.name not in args.configs.split(","):
+                    continue
                 for implementation in config.implementations:
+                    if implementation not in args.implementations.split(",") or (
+                            implementation == "pytorch-tabular" and not args.pytorch_tabular):
+                        continue
                     result = in_fresh_process(measure, implementation, config.name, str(path),
                                               args.seed + repeat, args.epochs, args.threads)
                     fields, width = attention_layout(config, implementation)
@@ -438,6 +492,7 @@ def main():
     print(_formatted(ratios, {
         "train MFLOP/sample": "{:.2f}", "roofline samples/s": "{:,.0f}",
         "skautoint / reference": "{:.2f}x", "skautoint / DeepCTR-Torch": "{:.2f}x",
+        "skautoint / pytorch-tabular": "{:.2f}x",
         "skautoint / roofline": "{:.1%}", "skautoint loop / roofline": "{:.1%}",
     }).to_markdown(index=False))
     print()

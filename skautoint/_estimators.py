@@ -355,6 +355,7 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
             self.field_spec_ = FieldSpec.from_encoded(fields)
             self.history_ = []
         index, value = self.field_spec_.to_arrays(fields)
+        del fields  # the arrays are the only encoded copy of X that training keeps
 
         train_rows, valid_data = np.arange(len(y_encoded)), None
         if X_val is not None:
@@ -369,15 +370,17 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
                             else self.batch_size)
         self.learning_rate_ = (auto_learning_rate(self.batch_size_)
                                if self.learning_rate == "auto" else self.learning_rate)
-        weight = sample_weight[train_rows]
-        if not weight.sum() > 0:
+        train_weight = sample_weight[train_rows]
+        if not train_weight.sum() > 0:
             raise ValueError("The sample weights of the training rows sum to zero.")
-        weight = weight / weight.mean()
+        weight = sample_weight / train_weight.mean()
 
         to_tensors = _tensor_factory(self.device_)
         try:
-            train_data = to_tensors(index[train_rows], value[train_rows],
-                                    y_encoded[train_rows], weight)
+            # All rows, the training ones picked by position: no second copy of the data.
+            train_data = to_tensors(index, value, y_encoded, weight)
+            if len(train_rows) < len(y_encoded):
+                train_data.rows = torch.as_tensor(train_rows)
             valid_tensors = to_tensors(*valid_data) if valid_data is not None else None
         except torch.cuda.OutOfMemoryError as exc:
             raise torch.cuda.OutOfMemoryError(
@@ -486,7 +489,10 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
         module = AutoIntNet(**self.module_params_)
         # Rows no training row uses (unseen-level codes, empty buckets) start at zero: "no
         # information" is a better prior for them than random noise.
-        used = torch.bincount(train_data.index.flatten().cpu(), minlength=spec.n_rows) > 0
+        used = torch.zeros(spec.n_rows, dtype=torch.bool)
+        rows = train_data.rows if train_data.rows is not None else torch.arange(len(train_data))
+        for chunk in rows.split(2**16):
+            used[train_data.index[chunk.to(train_data.index.device)].flatten().cpu()] = True
         with torch.no_grad():
             module.embedding.weight[~used] = 0.0
         return module.to(self.device_)
@@ -727,7 +733,7 @@ def _tensor_factory(device):
     """Build TensorData on ``device`` from NumPy arrays (targets and weights optional)."""
     def to_tensors(index, value, target=None, weight=None):
         return TensorData(
-            index=torch.as_tensor(index, dtype=torch.int64, device=device),
+            index=torch.as_tensor(index, device=device),  # int32 from FieldSpec.to_arrays
             value=torch.as_tensor(value, dtype=torch.float32, device=device),
             target=None if target is None else torch.as_tensor(target, device=device).long(),
             weight=None if weight is None else torch.as_tensor(

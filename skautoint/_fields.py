@@ -1068,8 +1068,9 @@ class FieldSpec:
 
         Returns
         -------
-        index : ndarray of int64 of shape (n_samples, n_fields)
-            Row of the shared table for each field, offsets included.
+        index : ndarray of int32 of shape (n_samples, n_fields)
+            Row of the shared table for each field, offsets included (int64 only for tables of
+            2**31 rows or more): with ``value``, 8 bytes per field and row.
         value : ndarray of float32 of shape (n_samples, n_fields)
             1.0 for coded fields and missing values, the scaled number for embedded fields.
         """
@@ -1079,7 +1080,7 @@ class FieldSpec:
                 f"{list(self.names)}."
             )
         n = len(fields)
-        index = np.empty((n, self.n_fields), dtype=np.int64)
+        index = np.empty((n, self.n_fields), dtype=np.int32 if self.n_rows < 2**31 else np.int64)
         value = np.ones((n, self.n_fields), dtype=np.float32)
         layout = zip(self.kinds, self.sizes, self.offsets, strict=True)
         for j, (kind, size, offset) in enumerate(layout):

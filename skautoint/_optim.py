@@ -72,7 +72,7 @@ class TouchedRowsAdam:
     def gathered(self, index):
         """Within the block the tables embed ``index`` from leaf copies of its distinct rows."""
         rows, position = torch.unique(index, return_inverse=True)
-        self._rows = rows
+        self._rows = rows.long()  # index_copy_ takes int64 positions
         for table in self.tables:
             table.batch_rows = (position, table.weight.detach()[rows].requires_grad_())
         try:

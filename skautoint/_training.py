@@ -61,15 +61,20 @@ def auto_learning_rate(batch_size):
 
 @dataclass
 class TensorData:
-    """Encoded rows as tensors: the network's inputs, targets and sample weights."""
+    """Encoded rows as tensors: the network's inputs, targets and sample weights.
+
+    ``rows``, when given, holds the positions of the rows to train on (the others are held
+    out for validation), so that the training rows need no copy of their own.
+    """
 
     index: torch.Tensor
     value: torch.Tensor
     target: torch.Tensor = None
     weight: torch.Tensor = None
+    rows: torch.Tensor = None
 
     def __len__(self):
-        return self.index.shape[0]
+        return self.index.shape[0] if self.rows is None else len(self.rows)
 
 
 @dataclass
@@ -288,7 +293,10 @@ def _run_epoch(module, data, optimizer, batch_size, generator, epoch, progress=F
     """
     module.train()
     n_rows = len(data)
-    order = torch.randperm(n_rows, generator=generator).to(data.index.device)
+    order = torch.randperm(n_rows, generator=generator)
+    if data.rows is not None:
+        order = data.rows[order]
+    order = order.to(data.index.device)
     loss_sum = torch.zeros((), device=data.index.device)
     starts = range(0, n_rows, batch_size)
     if progress:

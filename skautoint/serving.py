@@ -1,6 +1,6 @@
 """Export a fitted model's network to ONNX for serving without PyTorch.
 
-The graph takes the two arrays the field encoding produces (``index``: int64, ``value``:
+The graph takes the two arrays the field encoding produces (``index`` as int64, ``value``:
 float32, both of shape ``(n_rows, n_fields)``) and returns the class probabilities in the
 order of ``classes_``. The field encoding itself (hash lookups of arbitrary Python levels,
 quantile buckets, robust scaling) stays in Python: :func:`onnx_inputs` runs it, and with it

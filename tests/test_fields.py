@@ -175,6 +175,7 @@ def test_field_spec_gives_one_gather_index_and_value(mixed_frame):
     assert spec.kinds == ("coded", "coded", "coded", "embed", "embed", "coded")
     index, value = spec.to_arrays(fields)
     assert index.shape == value.shape == (7, 6)
+    assert index.itemsize + value.itemsize == 8  # int32 + float32 per field and row
     # Every field's rows stay inside its own block of the shared table.
     for j, (offset, size) in enumerate(zip(spec.offsets, spec.sizes, strict=True)):
         assert np.all((index[:, j] >= offset) & (index[:, j] < offset + size))
