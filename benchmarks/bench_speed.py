@@ -259,7 +259,7 @@ def run_pytorch_tabular(data, config, seed, epochs):
         completed = subprocess.run(
             [os.environ[PYTORCH_TABULAR_PYTHON], str(script), str(path), str(seed), str(epochs),
              str(torch.get_num_threads())],
-            capture_output=True, text=True, check=True,
+            capture_output=True, text=True, check=True, cwd=folder,  # it writes logs there
         )
     result = json.loads(completed.stdout.strip().splitlines()[-1])
     return {"encode s": encode_s, "fit s": result["fit s"], "predict s": result["predict s"],

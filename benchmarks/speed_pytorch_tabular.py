@@ -60,8 +60,7 @@ def main():
         trainer_config=TrainerConfig(batch_size=1024, max_epochs=epochs, min_epochs=epochs,
                                      accelerator="cpu", early_stopping=None, checkpoints=None,
                                      load_best=False, progress_bar="none", seed=seed,
-                                     trainer_kwargs={"enable_model_summary": False,
-                                                     "logger": False}),
+                                     trainer_kwargs={"enable_model_summary": False}),
         verbose=False,
     )
     # It takes a validation frame or splits one off; a tiny one keeps the work comparable.
