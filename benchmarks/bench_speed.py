@@ -294,7 +294,7 @@ def measure(implementation, config_name, data_path, seed, epochs, threads):
     result = RUNNERS[implementation](data, CONFIG_BY_NAME[config_name], seed, epochs)
     peak = _peak_rss_mib()
     if implementation == "pytorch-tabular":  # it ran in a child process: that one's peak
-        peak = after_load = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**10
+        peak, after_load = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**10, np.nan
     positive = result.pop("proba")
     return {**result, "test AUC": roc_auc_score(data["y_test"], positive),
             "peak RSS MiB": peak, "model RSS MiB": peak - after_load}

@@ -8,10 +8,12 @@ from numbers import Integral, Real
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
+from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import train_test_split
 from sklearn.utils import Bunch, check_random_state, compute_sample_weight
 from sklearn.utils._param_validation import (
+    HasMethods,
     Interval,
     InvalidParameterError,
     RealNotInt,
@@ -92,6 +94,12 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
     n_bins : int or "auto", default="auto"
         Largest number of buckets of a bucketized column; ``"auto"`` takes one per 250 rows,
         between 8 and 128.
+    field_transformer : FieldTransformer, default=None
+        The field encoding to use instead of one built from the parameters above (which it
+        then overrides). Unfitted, a clone of it is fitted on the training rows. Fitted (on a
+        sample of data too large for memory, for :meth:`partial_fit`), it is used as it is;
+        wrap it in :class:`sklearn.frozen.FrozenEstimator` so that ``clone`` (and with it
+        ``GridSearchCV``) keeps it fitted.
     embedding_dim : int, default=16
         Width of every field embedding.
     n_layers : int, default=3
@@ -210,6 +218,7 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
             Interval(RealNotInt, 0, 1, closed="neither"),
         ],
         "max_categories": [Interval(Integral, 1, None, closed="left"), None],
+        "field_transformer": [HasMethods(["fit", "transform"]), None],
         "n_bins": [Interval(Integral, 2, None, closed="left"), StrOptions({"auto"})],
         "embedding_dim": [Interval(Integral, 1, None, closed="left")],
         "n_layers": [Interval(Integral, 0, None, closed="left")],
@@ -243,20 +252,20 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, *, categorical_features="from_dtype", continuous="bucketize",
                  continuous_overrides=None, min_frequency=2, max_categories=None,
-                 n_bins="auto", embedding_dim=16, n_layers=3, n_heads=2, attention_dim=32,
-                 residual=True, attention_scaling=False, layer_norm=False, linear_term=False,
-                 mlp_hidden_units=(), dropout=0.0, learning_rate="auto", batch_size="auto",
-                 max_epochs=100, weight_decay=0.0, embedding_weight_decay=1e-3,
-                 embedding_update="auto",
-                 early_stopping="auto", validation_fraction=0.1, n_iter_no_change=5, tol=1e-4,
-                 class_weight=None, random_state=None, verbose=0, device="auto",
-                 warm_start=False):
+                 n_bins="auto", field_transformer=None, embedding_dim=16, n_layers=3,
+                 n_heads=2, attention_dim=32, residual=True, attention_scaling=False,
+                 layer_norm=False, linear_term=False, mlp_hidden_units=(), dropout=0.0,
+                 learning_rate="auto", batch_size="auto", max_epochs=100, weight_decay=0.0,
+                 embedding_weight_decay=1e-3, embedding_update="auto", early_stopping="auto",
+                 validation_fraction=0.1, n_iter_no_change=5, tol=1e-4, class_weight=None,
+                 random_state=None, verbose=0, device="auto", warm_start=False):
         self.categorical_features = categorical_features
         self.continuous = continuous
         self.continuous_overrides = continuous_overrides
         self.min_frequency = min_frequency
         self.max_categories = max_categories
         self.n_bins = n_bins
+        self.field_transformer = field_transformer
         self.embedding_dim = embedding_dim
         self.n_layers = n_layers
         self.n_heads = n_heads
@@ -345,15 +354,7 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
         self.device_ = _resolve_device(self.device)  # fail before any encoding work
         rng = check_random_state(self.random_state)
         seed, split_seed = rng.randint(np.iinfo(np.int32).max, size=2)
-        if warm:
-            fields = self.field_transformer_.transform(X)
-        else:
-            self.field_transformer_ = make_field_transformer(
-                **{name: getattr(self, name) for name in _FIELD_PARAMS}
-            )
-            fields = self.field_transformer_.fit_transform(X)
-            self.field_spec_ = FieldSpec.from_encoded(fields)
-            self.history_ = []
+        fields = self.field_transformer_.transform(X) if warm else self._fit_field_transformer(X)
         index, value = self.field_spec_.to_arrays(fields)
         del fields  # the arrays are the only encoded copy of X that training keeps
 
@@ -370,6 +371,124 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
                             else self.batch_size)
         self.learning_rate_ = (auto_learning_rate(self.batch_size_)
                                if self.learning_rate == "auto" else self.learning_rate)
+        self._train_encoded(index, value, y_encoded, sample_weight, train_rows, valid_data,
+                            seed, warm, self.max_epochs, "fit")
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Train one epoch on a chunk of rows, continuing from the network and optimizer
+        state of the previous call: training on data larger than memory.
+
+        The first call fixes what cannot change later. ``classes`` must list every label the
+        data holds. The field encoding is fitted on the first chunk, or taken as it is from
+        ``field_transformer`` when that is fitted (on a sample of the whole data, say):
+        levels that encoding has not seen map to the unknown code, as at prediction time.
+        ``batch_size="auto"`` and ``learning_rate="auto"`` follow the first chunk's size.
+        There is no early stopping: every call is one epoch over its rows, numbered in
+        ``history_``. After :meth:`fit`, ``partial_fit`` continues its training.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            One chunk of training rows, with the columns of the first chunk.
+        y : array-like of shape (n_samples,)
+            Their class labels, all in ``classes``.
+        classes : array-like of shape (n_classes,), default=None
+            Every class label; required on the first call, optional (and checked) later.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights (multiplied by ``class_weight``, which cannot be ``"balanced"``
+            here: one chunk does not show the class frequencies of the whole data).
+
+        Returns
+        -------
+        self : AutoIntClassifier
+            The classifier, trained on one more chunk.
+
+        Raises
+        ------
+        TrainingDivergedError
+            When the training loss becomes NaN or infinite; the weights of the previous call
+            are put back.
+        """
+        first = not hasattr(self, "module_")
+        X = check_field_input(self, X, reset=first)
+        y = _check_labels(y, self, "y")
+        check_consistent_length(X, y)
+        _check_hidden_units(self.mlp_hidden_units)
+        self._set_partial_fit_classes(classes, first)
+        unknown = np.setdiff1d(y, self.classes_)
+        if unknown.size:
+            raise ValueError(f"`y` holds labels not in `classes`: {unknown.tolist()}.")
+        y_encoded = np.searchsorted(self.classes_, y)
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                             ensure_non_negative=True)
+        if self.class_weight == "balanced":
+            raise ValueError(
+                "class_weight='balanced' is not supported by partial_fit: one chunk does not "
+                "show the class frequencies of the whole data. Pass a dict of class weights."
+            )
+        if self.class_weight is not None:
+            sample_weight = sample_weight * compute_sample_weight(self.class_weight, y)
+        if first:
+            self.device_ = _resolve_device(self.device)
+            fields = self._fit_field_transformer(X)
+            n_rows = len(y_encoded)
+            self.batch_size_ = (auto_batch_size(n_rows) if self.batch_size == "auto"
+                                else self.batch_size)
+            self.learning_rate_ = (auto_learning_rate(self.batch_size_)
+                                   if self.learning_rate == "auto" else self.learning_rate)
+        else:
+            fields = self.field_transformer_.transform(self._as_fitted(X))
+        index, value = self.field_spec_.to_arrays(fields)
+        del fields
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        seed = (int(seed) + len(self.history_)) % np.iinfo(np.int32).max  # a new order per call
+        self._train_encoded(index, value, y_encoded, sample_weight, np.arange(len(y_encoded)),
+                            None, seed, not first, 1, "partial_fit")
+        return self
+
+    def _set_partial_fit_classes(self, classes, first):
+        if classes is not None:
+            classes = np.unique(_check_labels(classes, self, "classes"))
+        if first:
+            if classes is None:
+                raise ValueError(
+                    "Pass `classes` (every class label of the data) on the first call to "
+                    "partial_fit."
+                )
+            if len(classes) < 2:
+                raise ValueError(f"`classes` must hold at least 2 labels; got {classes.tolist()}.")
+            self.classes_ = classes
+        elif classes is not None and not np.array_equal(classes, self.classes_):
+            raise ValueError(
+                f"`classes` {classes.tolist()} differ from those of the first call "
+                f"{self.classes_.tolist()}."
+            )
+
+    def _fit_field_transformer(self, X):
+        """Set ``field_transformer_`` and ``field_spec_`` from the first data; return its fields.
+
+        ``field_transformer``, when fitted, is used as it is; unfitted, a clone is fitted;
+        without it, one is built from the field parameters.
+        """
+        given = self.field_transformer
+        if given is not None and _is_fitted(given):
+            self.field_transformer_ = given
+            fields = given.transform(X)
+        else:
+            transformer = (clone(given) if given is not None else make_field_transformer(
+                **{name: getattr(self, name) for name in _FIELD_PARAMS}))
+            fields = transformer.fit_transform(X)
+            self.field_transformer_ = transformer
+        self.field_spec_ = FieldSpec.from_encoded(fields)
+        self.history_ = []
+        return fields
+
+    def _train_encoded(self, index, value, y_encoded, sample_weight, train_rows, valid_data,
+                       seed, warm, max_epochs, caller):
+        """Train on encoded rows: ``train_rows`` by position, ``valid_data`` for early
+        stopping; a new network unless ``warm``."""
         train_weight = sample_weight[train_rows]
         if not train_weight.sum() > 0:
             raise ValueError("The sample weights of the training rows sum to zero.")
@@ -395,7 +514,8 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
                 self.module_ = self._build_module(train_data)
                 self._optimizer = None
             generator = torch.Generator().manual_seed(int(seed))
-            result = self._train_or_forget(train_data, valid_tensors, generator, warm)
+            result = self._train_or_forget(train_data, valid_tensors, generator, warm,
+                                           max_epochs)
         self.module_.eval()
         self.history_ = self.history_ + result.history
         self.n_iter_ = len(self.history_)
@@ -403,20 +523,19 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
             self.best_iteration_ = result.best_epoch
         if result.interrupted:
             warnings.warn(
-                f"fit was interrupted after {len(result.history)} complete epoch(s); the "
+                f"{caller} was interrupted after {len(result.history)} complete epoch(s); the "
                 f"network keeps the weights of epoch {self.best_iteration_} (0: the interrupted "
                 "first epoch's).",
-                TrainingInterruptedWarning, stacklevel=2,
+                TrainingInterruptedWarning, stacklevel=4,  # the caller of fit/partial_fit
             )
-        return self
 
-    def _train_or_forget(self, train_data, valid_tensors, generator, warm):
+    def _train_or_forget(self, train_data, valid_tensors, generator, warm, max_epochs):
         """Run the training loop; when it diverges, never leave NaN weights behind."""
         before = ({k: v.detach().clone() for k, v in self.module_.state_dict().items()}
                   if warm else None)
         try:
             result = train(
-                self.module_, train_data, self._training_config(),
+                self.module_, train_data, self._training_config(max_epochs),
                 generator=generator, validation_data=valid_tensors,
                 optimizer=self._optimizer, first_epoch=len(self.history_) + 1,
             )
@@ -468,10 +587,10 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
         target = np.searchsorted(self.classes_, y_val)
         return index, value, target, np.ones(len(target))
 
-    def _training_config(self):
+    def _training_config(self, max_epochs):
         return TrainingConfig(
             learning_rate=self.learning_rate_, batch_size=self.batch_size_,
-            max_epochs=self.max_epochs, weight_decay=self.weight_decay,
+            max_epochs=max_epochs, weight_decay=self.weight_decay,
             n_iter_no_change=self.n_iter_no_change, tol=self.tol, verbose=self.verbose,
             embedding_weight_decay=self.embedding_weight_decay,
             embedding_update=self.embedding_update,
@@ -752,3 +871,11 @@ def _validation_split(y_encoded, validation_fraction, seed):
                                 random_state=seed)
     except ValueError:
         return train_test_split(rows, test_size=validation_fraction, random_state=seed)
+
+
+def _is_fitted(estimator):
+    try:
+        check_is_fitted(estimator)
+    except NotFittedError:
+        return False
+    return True

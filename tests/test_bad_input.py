@@ -304,14 +304,13 @@ def test_validation_data_needs_both_parts_and_known_labels():
 # --------------------------------------------------------------------------------- parameters
 INVALID_PARAMS = {
     "categorical_features": "all", "continuous": "log", "continuous_overrides": [("a", "embed")],
-    "min_frequency": 0, "max_categories": 0, "n_bins": 1, "embedding_dim": 0, "n_layers": -1,
-    "n_heads": 0, "attention_dim": 0, "residual": "yes", "attention_scaling": 1,
-    "layer_norm": "no", "linear_term": None, "mlp_hidden_units": 64, "dropout": 1.0,
-    "learning_rate": 0.0, "batch_size": 0, "max_epochs": 0, "weight_decay": -1.0,
+    "min_frequency": 0, "max_categories": 0, "n_bins": 1, "field_transformer": "encoder",
+    "embedding_dim": 0, "n_layers": -1, "n_heads": 0, "attention_dim": 0, "residual": "yes",
+    "attention_scaling": 1, "layer_norm": "no", "linear_term": None, "mlp_hidden_units": 64,
+    "dropout": 1.0, "learning_rate": 0.0, "batch_size": 0, "max_epochs": 0, "weight_decay": -1.0,
     "embedding_weight_decay": -1.0, "embedding_update": "sparse", "early_stopping": "sometimes",
-    "validation_fraction": 1.0,
-    "n_iter_no_change": 0, "tol": -1.0, "class_weight": "auto", "random_state": "seed",
-    "verbose": "loud", "device": "tpu", "warm_start": "yes",
+    "validation_fraction": 1.0, "n_iter_no_change": 0, "tol": -1.0, "class_weight": "auto",
+    "random_state": "seed", "verbose": "loud", "device": "tpu", "warm_start": "yes",
 }
 
 
