@@ -2,7 +2,7 @@
 
 __version__ = "0.1.0"
 
-from . import exceptions, inspection, persistence
+from . import exceptions, inspection, out_of_core, persistence
 from ._estimators import AutoIntClassifier
 from ._fields import FieldTransformer, make_field_transformer
 
@@ -13,5 +13,6 @@ __all__ = [
     "exceptions",
     "inspection",
     "make_field_transformer",
+    "out_of_core",
     "persistence",
 ]

@@ -1,0 +1,156 @@
+"""Training on data larger than memory: a Parquet dataset, chunk by chunk, through
+:meth:`~skautoint.AutoIntClassifier.partial_fit`.
+
+Memory holds one chunk at a time (its Arrow batch, its DataFrame and its encoded arrays) plus
+the network; the field encoding is fitted once, on a random sample of rows, before the first
+chunk. Needs the ``parquet`` extra (``pyarrow``).
+"""
+
+import numpy as np
+from sklearn.frozen import FrozenEstimator
+from sklearn.utils import check_random_state
+
+from ._estimators import _FIELD_PARAMS
+from ._fields import make_field_transformer
+
+__all__ = ["iter_parquet_chunks", "partial_fit_parquet", "sample_parquet"]
+
+
+def _dataset(source):
+    try:
+        import pyarrow.dataset as ds
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "Reading Parquet needs pyarrow: pip install 'skautoint[parquet]'."
+        ) from exc
+    return ds.dataset(source, format="parquet")
+
+
+def _split_target(frame, target):
+    if target not in frame.columns:
+        raise ValueError(f"The target column {target!r} is not in the Parquet data, whose "
+                         f"columns are {list(frame.columns)}.")
+    return frame.drop(columns=target), frame[target]
+
+
+def iter_parquet_chunks(source, *, target, chunk_rows=500_000, columns=None):
+    """Yield ``(X, y)`` DataFrames of at most ``chunk_rows`` rows, in file order.
+
+    Parameters
+    ----------
+    source : str, path or list of paths
+        A Parquet file, a directory of Parquet files, or a list of files.
+    target : str
+        Column of the labels.
+    chunk_rows : int, default=500_000
+        Largest number of rows per chunk (chunks can be smaller at row-group ends).
+    columns : list of str, default=None
+        Feature columns to read; all but ``target`` when None.
+
+    Yields
+    ------
+    X : DataFrame
+        The chunk's feature columns.
+    y : Series
+        Its labels.
+    """
+    dataset = _dataset(source)
+    names = None if columns is None else [*columns, target]
+    for batch in dataset.to_batches(columns=names, batch_size=chunk_rows):
+        if batch.num_rows:
+            yield _split_target(batch.to_pandas(), target)
+
+
+def sample_parquet(source, n_rows, *, target, columns=None, random_state=None):
+    """A uniform random sample of ``n_rows`` rows (all rows when there are fewer).
+
+    Parameters
+    ----------
+    source : str, path or list of paths
+        A Parquet file, a directory of Parquet files, or a list of files.
+    n_rows : int
+        Rows to draw, without replacement.
+    target : str
+        Column of the labels.
+    columns : list of str, default=None
+        Feature columns to read; all but ``target`` when None.
+    random_state : int, RandomState instance or None, default=None
+        Source of the sample.
+
+    Returns
+    -------
+    X : DataFrame
+    y : Series
+    """
+    dataset = _dataset(source)
+    total = dataset.count_rows()
+    rng = check_random_state(random_state)
+    rows = np.sort(rng.choice(total, size=min(n_rows, total), replace=False))
+    names = None if columns is None else [*columns, target]
+    return _split_target(dataset.take(rows, columns=names).to_pandas(), target)
+
+
+def partial_fit_parquet(estimator, source, *, target, classes, epochs=1, chunk_rows=500_000,
+                        sample_rows=100_000, columns=None, random_state=None):
+    """Train ``estimator`` on a Parquet dataset larger than memory, one chunk at a time.
+
+    Unless ``estimator.field_transformer`` is set, the field encoding is first fitted on a
+    random sample of ``sample_rows`` rows (with the estimator's field parameters) and set,
+    frozen, as ``field_transformer``. Then every epoch reads the data chunk by chunk, in file
+    order, and calls ``partial_fit`` once per chunk (each call shuffles its own rows). Put the
+    rows in random order across files beforehand if their order carries a trend.
+
+    Parameters
+    ----------
+    estimator : AutoIntClassifier
+        The classifier to train (it continues from its current state if already trained).
+    source : str, path or list of paths
+        A Parquet file, a directory of Parquet files, or a list of files.
+    target : str
+        Column of the labels.
+    classes : array-like
+        Every class label of the data.
+    epochs : int, default=1
+        Passes over the data.
+    chunk_rows : int, default=500_000
+        Largest number of rows in memory at once.
+    sample_rows : int, default=100_000
+        Rows to fit the field encoding on.
+    columns : list of str, default=None
+        Feature columns; all but ``target`` when None.
+    random_state : int, RandomState instance or None, default=None
+        Source of the encoding sample.
+
+    Returns
+    -------
+    estimator : AutoIntClassifier
+        The trained classifier.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from skautoint import AutoIntClassifier
+    >>> from skautoint.datasets import load_adult
+    >>> from skautoint.out_of_core import partial_fit_parquet
+    >>> frame = load_adult(as_frame=True).frame
+    >>> folder = tempfile.mkdtemp()
+    >>> frame.iloc[:2000].to_parquet(f"{folder}/part-0.parquet")
+    >>> frame.iloc[2000:4000].to_parquet(f"{folder}/part-1.parquet")
+    >>> clf = partial_fit_parquet(AutoIntClassifier(random_state=0), folder, target="income",
+    ...                           classes=["<=50K", ">50K"], chunk_rows=1000)
+    >>> clf.n_iter_  # one epoch per chunk
+    4
+    """
+    if estimator.field_transformer is None:
+        X_sample, _ = sample_parquet(source, sample_rows, target=target, columns=columns,
+                                     random_state=random_state)
+        encoding = make_field_transformer(
+            **{name: getattr(estimator, name) for name in _FIELD_PARAMS}
+        ).fit(X_sample)
+        estimator.set_params(field_transformer=FrozenEstimator(encoding))
+        del X_sample
+    for _ in range(epochs):
+        for X, y in iter_parquet_chunks(source, target=target, chunk_rows=chunk_rows,
+                                        columns=columns):
+            estimator.partial_fit(X, y, classes=classes)
+    return estimator
