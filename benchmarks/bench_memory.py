@@ -32,11 +32,14 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet
 import torch
 from bench_speed import BATCH_SIZE, EMBEDDING_DIM, LEARNING_RATE, N_HEADS, N_LAYERS, make_data
+from sklearn.frozen import FrozenEstimator
 
-from skautoint import AutoIntClassifier
+from skautoint import AutoIntClassifier, make_field_transformer
 from skautoint._network import AutoIntNet
+from skautoint.out_of_core import iter_parquet_chunks, sample_parquet
 
 
 def _rss_mib(which=resource.RUSAGE_SELF):
@@ -52,8 +55,43 @@ def write_data(n_rows, vocab, seed, path):
     """Generate the rows and write them to Parquet (in a child: its memory is not counted)."""
     data = make_data(n_rows, vocab, seed)
     frame = data["X_train"].assign(label=data["y_train"])
-    frame.to_parquet(path)
+    frame.to_parquet(path, row_group_size=250_000)
     return len(frame)
+
+
+def _classifier():
+    return AutoIntClassifier(
+        embedding_dim=EMBEDDING_DIM, n_layers=N_LAYERS, n_heads=N_HEADS, attention_dim=16,
+        batch_size=BATCH_SIZE, learning_rate=LEARNING_RATE, max_epochs=1,
+        early_stopping=False, continuous="embed", random_state=0,
+    )
+
+
+def fit_out_of_core(path, threads, loop_seconds, chunk_rows):
+    """Train chunk by chunk from the Parquet file without reading it whole; in a fresh
+    process. Stops after the first chunk that ends past ``loop_seconds`` of training."""
+    torch.set_num_threads(threads)
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+    base_rss = _current_rss_mib()
+    clf = _classifier()
+    start = time.perf_counter()
+    X_sample, _ = sample_parquet(path, 100_000, target="label", random_state=0)
+    clf.set_params(field_transformer=FrozenEstimator(make_field_transformer(
+        continuous="embed").fit(X_sample)))
+    del X_sample
+    encode_s, rows, loop_start = time.perf_counter() - start, 0, time.perf_counter()
+    for X, y in iter_parquet_chunks(path, target="label", chunk_rows=chunk_rows):
+        clf.partial_fit(X, y, classes=[0, 1])
+        rows += len(y)
+        if loop_seconds and time.perf_counter() - loop_start > loop_seconds:
+            break
+    total = pyarrow.parquet.ParquetFile(path).metadata.num_rows
+    loop_speed = rows / (time.perf_counter() - loop_start)
+    return {"rows": total, "data RSS MiB": base_rss, "peak RSS MiB": _rss_mib(),
+            "encode s": encode_s, "loop samples/s": loop_speed,
+            "fit s": encode_s + total / loop_speed,
+            "fit": "extrapolated" if rows < total else "measured",
+            "table rows": clf.field_spec_.n_rows, "embedding update": clf.embedding_update_}
 
 
 def fit(path, threads, loop_seconds):
@@ -82,11 +120,7 @@ def fit(path, threads, loop_seconds):
 
     AutoIntNet.forward = counted
     signal.signal(signal.SIGALRM, interrupt)
-    clf = AutoIntClassifier(
-        embedding_dim=EMBEDDING_DIM, n_layers=N_LAYERS, n_heads=N_HEADS, attention_dim=16,
-        batch_size=BATCH_SIZE, learning_rate=LEARNING_RATE, max_epochs=1,
-        early_stopping=False, continuous="embed", random_state=0,
-    )
+    clf = _classifier()
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the interrupted fit's warning
@@ -112,6 +146,9 @@ def main():
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--loop-seconds", type=int, default=300,
                         help="stop each training loop after this many seconds (0: never)")
+    parser.add_argument("--out-of-core", action="store_true",
+                        help="train chunk by chunk from the Parquet file (partial_fit)")
+    parser.add_argument("--chunk-rows", type=int, default=500_000)
     args = parser.parse_args()
 
     context = multiprocessing.get_context("spawn")
@@ -123,14 +160,21 @@ def main():
             with ProcessPoolExecutor(1, mp_context=context) as pool:
                 pool.submit(write_data, int(n_rows / 0.8), args.vocab, 0, path).result()
             with ProcessPoolExecutor(1, mp_context=context) as pool:
-                record = pool.submit(fit, path, args.threads, args.loop_seconds).result()
+                if args.out_of_core:
+                    job = pool.submit(fit_out_of_core, path, args.threads, args.loop_seconds,
+                                      args.chunk_rows)
+                else:
+                    job = pool.submit(fit, path, args.threads, args.loop_seconds)
+                record = job.result()
             record["fit RSS MiB"] = record["peak RSS MiB"] - record["data RSS MiB"]
             record["fit us/row"] = record["fit s"] / record["rows"] * 1e6
             records.append(record)
             print(record, flush=True)
             path.unlink()
     table = pd.DataFrame(records)
-    print(f"\nAutoIntClassifier fit, paper configuration, one epoch, {args.threads} threads, "
+    how = (f"partial_fit over chunks of {args.chunk_rows:,} rows" if args.out_of_core
+           else "fit in memory")
+    print(f"\nAutoIntClassifier {how}, paper configuration, one epoch, {args.threads} threads, "
           f"torch {torch.__version__}")
     print(table.to_markdown(index=False, floatfmt=",.1f"))
 

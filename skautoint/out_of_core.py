@@ -1,9 +1,11 @@
 """Training on data larger than memory: a Parquet dataset, chunk by chunk, through
 :meth:`~skautoint.AutoIntClassifier.partial_fit`.
 
-Memory holds one chunk at a time (its Arrow batch, its DataFrame and its encoded arrays) plus
-the network; the field encoding is fitted once, on a random sample of rows, before the first
-chunk. Needs the ``parquet`` extra (``pyarrow``).
+Memory holds one chunk at a time (its Arrow batch, its DataFrame and its encoded arrays), the
+Parquet row group being decoded, and the network; the field encoding is fitted once, on a
+random sample of rows, before the first chunk. Parquet is read a row group at a time: write
+row groups no larger than the chunks (pyarrow's default is 1,048,576 rows) to bound memory.
+Needs the ``parquet`` extra (``pyarrow``).
 """
 
 import numpy as np
@@ -56,7 +58,10 @@ def iter_parquet_chunks(source, *, target, chunk_rows=500_000, columns=None):
     """
     dataset = _dataset(source)
     names = None if columns is None else [*columns, target]
-    for batch in dataset.to_batches(columns=names, batch_size=chunk_rows):
+    # pyarrow reads 16 batches and 4 files ahead by default: gigabytes for large chunks
+    batches = dataset.to_batches(columns=names, batch_size=chunk_rows, batch_readahead=1,
+                                 fragment_readahead=1)
+    for batch in batches:
         if batch.num_rows:
             yield _split_target(batch.to_pandas(), target)
 
