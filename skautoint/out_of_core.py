@@ -18,14 +18,31 @@ from ._fields import make_field_transformer
 __all__ = ["iter_parquet_chunks", "partial_fit_parquet", "sample_parquet"]
 
 
-def _dataset(source):
+def _pyarrow():
     try:
-        import pyarrow.dataset as ds
+        import pyarrow
+        import pyarrow.dataset
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError(
             "Reading Parquet needs pyarrow: pip install 'skautoint[parquet]'."
         ) from exc
-    return ds.dataset(source, format="parquet")
+    return pyarrow
+
+
+def _dataset(source):
+    return _pyarrow().dataset.dataset(source, format="parquet")
+
+
+def _memory_pool():
+    return _pyarrow().default_memory_pool()
+
+
+def _table_of(batches):
+    return _pyarrow().Table.from_batches(batches)
+
+
+def _concat(tables):
+    return _pyarrow().concat_tables(tables)
 
 
 def _split_target(frame, target):
@@ -56,14 +73,21 @@ def iter_parquet_chunks(source, *, target, chunk_rows=500_000, columns=None):
     y : Series
         Its labels.
     """
-    dataset = _dataset(source)
     names = None if columns is None else [*columns, target]
-    # pyarrow reads 16 batches and 4 files ahead by default: gigabytes for large chunks
-    batches = dataset.to_batches(columns=names, batch_size=chunk_rows, batch_readahead=1,
-                                 fragment_readahead=1)
-    for batch in batches:
+    for batch in _batches(_dataset(source), names, chunk_rows):
         if batch.num_rows:
             yield _split_target(batch.to_pandas(), target)
+
+
+def _batches(dataset, names, batch_rows):
+    """The dataset's record batches, read one batch and one file ahead (pyarrow's default of
+    16 and 4 held gigabytes for large batches), handing freed buffers back to the system."""
+    pool = _memory_pool()
+    for batch in dataset.to_batches(columns=names, batch_size=batch_rows, batch_readahead=1,
+                                    fragment_readahead=1):
+        yield batch
+        del batch
+        pool.release_unused()  # mimalloc and jemalloc keep freed memory otherwise
 
 
 def sample_parquet(source, n_rows, *, target, columns=None, random_state=None):
@@ -92,7 +116,16 @@ def sample_parquet(source, n_rows, *, target, columns=None, random_state=None):
     rng = check_random_state(random_state)
     rows = np.sort(rng.choice(total, size=min(n_rows, total), replace=False))
     names = None if columns is None else [*columns, target]
-    return _split_target(dataset.take(rows, columns=names).to_pandas(), target)
+    # One pass over small batches, keeping the drawn rows of each: memory stays at one batch
+    # plus the sample (Dataset.take decoded whole row groups at once).
+    picked, begin = [], 0
+    for batch in _batches(dataset, names, 65_536):
+        end = begin + batch.num_rows
+        inside = rows[np.searchsorted(rows, begin):np.searchsorted(rows, end)]
+        if inside.size:
+            picked.append(_table_of([batch.take(inside - begin)]))
+        begin = end
+    return _split_target(_concat(picked).to_pandas(), target)
 
 
 def partial_fit_parquet(estimator, source, *, target, classes, epochs=1, chunk_rows=500_000,
