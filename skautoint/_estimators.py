@@ -354,9 +354,8 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
         self.device_ = _resolve_device(self.device)  # fail before any encoding work
         rng = check_random_state(self.random_state)
         seed, split_seed = rng.randint(np.iinfo(np.int32).max, size=2)
-        fields = self.field_transformer_.transform(X) if warm else self._fit_field_transformer(X)
-        index, value = self.field_spec_.to_arrays(fields)
-        del fields  # the arrays are the only encoded copy of X that training keeps
+        # the arrays are the only encoded copy of X that training keeps
+        index, value = self._encode(X) if warm else self._fit_field_transformer(X)
 
         train_rows, valid_data = np.arange(len(y_encoded)), None
         if X_val is not None:
@@ -367,10 +366,7 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
             )
             valid_data = (index[valid_rows], value[valid_rows], y_encoded[valid_rows],
                           sample_weight[valid_rows])
-        self.batch_size_ = (auto_batch_size(len(train_rows)) if self.batch_size == "auto"
-                            else self.batch_size)
-        self.learning_rate_ = (auto_learning_rate(self.batch_size_)
-                               if self.learning_rate == "auto" else self.learning_rate)
+        self._resolve_step_settings(len(train_rows))
         self._train_encoded(index, value, y_encoded, sample_weight, train_rows, valid_data,
                             seed, warm, self.max_epochs, "fit")
         return self
@@ -432,16 +428,10 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
             sample_weight = sample_weight * compute_sample_weight(self.class_weight, y)
         if first:
             self.device_ = _resolve_device(self.device)
-            fields = self._fit_field_transformer(X)
-            n_rows = len(y_encoded)
-            self.batch_size_ = (auto_batch_size(n_rows) if self.batch_size == "auto"
-                                else self.batch_size)
-            self.learning_rate_ = (auto_learning_rate(self.batch_size_)
-                                   if self.learning_rate == "auto" else self.learning_rate)
+            index, value = self._fit_field_transformer(X)
+            self._resolve_step_settings(len(y_encoded))
         else:
-            fields = self.field_transformer_.transform(self._as_fitted(X))
-        index, value = self.field_spec_.to_arrays(fields)
-        del fields
+            index, value = self._encode(X)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         seed = (int(seed) + len(self.history_)) % np.iinfo(np.int32).max  # a new order per call
         self._train_encoded(index, value, y_encoded, sample_weight, np.arange(len(y_encoded)),
@@ -466,8 +456,20 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
                 f"{self.classes_.tolist()}."
             )
 
+    def _resolve_step_settings(self, n_rows):
+        """Set ``batch_size_`` and ``learning_rate_``, the "auto" ones from ``n_rows``."""
+        self.batch_size_ = (auto_batch_size(n_rows) if self.batch_size == "auto"
+                            else self.batch_size)
+        self.learning_rate_ = (auto_learning_rate(self.batch_size_)
+                               if self.learning_rate == "auto" else self.learning_rate)
+
+    def _new_field_transformer(self):
+        """An unfitted field transformer built from the field parameters."""
+        return make_field_transformer(**{name: getattr(self, name) for name in _FIELD_PARAMS})
+
     def _fit_field_transformer(self, X):
-        """Set ``field_transformer_`` and ``field_spec_`` from the first data; return its fields.
+        """Set ``field_transformer_`` and ``field_spec_`` from the first data; return its
+        ``(index, value)`` arrays.
 
         ``field_transformer``, when fitted, is used as it is; unfitted, a clone is fitted;
         without it, one is built from the field parameters.
@@ -477,13 +479,12 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
             self.field_transformer_ = given
             fields = given.transform(X)
         else:
-            transformer = (clone(given) if given is not None else make_field_transformer(
-                **{name: getattr(self, name) for name in _FIELD_PARAMS}))
+            transformer = clone(given) if given is not None else self._new_field_transformer()
             fields = transformer.fit_transform(X)
             self.field_transformer_ = transformer
         self.field_spec_ = FieldSpec.from_encoded(fields)
         self.history_ = []
-        return fields
+        return self.field_spec_.to_arrays(fields)
 
     def _train_encoded(self, index, value, y_encoded, sample_weight, train_rows, valid_data,
                        seed, warm, max_epochs, caller):

@@ -12,9 +12,6 @@ import numpy as np
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils import check_random_state
 
-from ._estimators import _FIELD_PARAMS
-from ._fields import make_field_transformer
-
 __all__ = ["iter_parquet_chunks", "partial_fit_parquet", "sample_parquet"]
 
 
@@ -31,18 +28,6 @@ def _pyarrow():
 
 def _dataset(source):
     return _pyarrow().dataset.dataset(source, format="parquet")
-
-
-def _memory_pool():
-    return _pyarrow().default_memory_pool()
-
-
-def _table_of(batches):
-    return _pyarrow().Table.from_batches(batches)
-
-
-def _concat(tables):
-    return _pyarrow().concat_tables(tables)
 
 
 def _split_target(frame, target):
@@ -82,7 +67,7 @@ def iter_parquet_chunks(source, *, target, chunk_rows=500_000, columns=None):
 def _batches(dataset, names, batch_rows):
     """The dataset's record batches, read one batch and one file ahead (pyarrow's default of
     16 and 4 held gigabytes for large batches), handing freed buffers back to the system."""
-    pool = _memory_pool()
+    pool = _pyarrow().default_memory_pool()
     for batch in dataset.to_batches(columns=names, batch_size=batch_rows, batch_readahead=1,
                                     fragment_readahead=1):
         yield batch
@@ -123,9 +108,9 @@ def sample_parquet(source, n_rows, *, target, columns=None, random_state=None):
         end = begin + batch.num_rows
         inside = rows[np.searchsorted(rows, begin):np.searchsorted(rows, end)]
         if inside.size:
-            picked.append(_table_of([batch.take(inside - begin)]))
+            picked.append(batch.take(inside - begin))
         begin = end
-    return _split_target(_concat(picked).to_pandas(), target)
+    return _split_target(_pyarrow().Table.from_batches(picked).to_pandas(), target)
 
 
 def partial_fit_parquet(estimator, source, *, target, classes, epochs=1, chunk_rows=500_000,
@@ -182,9 +167,7 @@ def partial_fit_parquet(estimator, source, *, target, classes, epochs=1, chunk_r
     if estimator.field_transformer is None:
         X_sample, _ = sample_parquet(source, sample_rows, target=target, columns=columns,
                                      random_state=random_state)
-        encoding = make_field_transformer(
-            **{name: getattr(estimator, name) for name in _FIELD_PARAMS}
-        ).fit(X_sample)
+        encoding = estimator._new_field_transformer().fit(X_sample)
         estimator.set_params(field_transformer=FrozenEstimator(encoding))
         del X_sample
     for _ in range(epochs):
