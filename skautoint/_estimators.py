@@ -28,6 +28,7 @@ from sklearn.utils.validation import (
 )
 
 from . import __version__
+from ._distributed import LOCAL, join_process_group
 from ._fields import FieldSpec, check_field_input, make_field_transformer
 from ._network import AutoIntNet
 from ._optim import EMBEDDING_UPDATES
@@ -168,6 +169,14 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
     warm_start : bool, default=False
         Continue training the fitted network for another ``max_epochs`` instead of starting
         over.
+    distributed : bool, default=False
+        Data-parallel :meth:`fit` across the processes of a ``torch.distributed`` job (one
+        per GPU or CPU socket, on one or several machines), started by ``torchrun``. Every
+        process runs the same script and calls ``fit`` on its own rows; they train one
+        network, averaging gradients at every step, and every process ends with the same
+        fitted estimator. Process 0's rows fit the field encoding; ``batch_size`` is each
+        process's (``"auto"`` divides the one-process choice among the processes, so that
+        the effective batch stays the same). See the "Scaling up" page of the docs.
 
     Attributes
     ----------
@@ -248,6 +257,7 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
         "verbose": ["verbose"],
         "device": [StrOptions({"auto", "cpu", "cuda"})],
         "warm_start": ["boolean"],
+        "distributed": ["boolean"],
     }
 
     def __init__(self, *, categorical_features="from_dtype", continuous="bucketize",
@@ -258,7 +268,8 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
                  learning_rate="auto", batch_size="auto", max_epochs=100, weight_decay=0.0,
                  embedding_weight_decay=1e-3, embedding_update="auto", early_stopping="auto",
                  validation_fraction=0.1, n_iter_no_change=5, tol=1e-4, class_weight=None,
-                 random_state=None, verbose=0, device="auto", warm_start=False):
+                 random_state=None, verbose=0, device="auto", warm_start=False,
+                 distributed=False):
         self.categorical_features = categorical_features
         self.continuous = continuous
         self.continuous_overrides = continuous_overrides
@@ -291,6 +302,7 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
         self.device = device
         self.warm_start = warm_start
+        self.distributed = distributed
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
@@ -335,8 +347,11 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
         _check_hidden_units(self.mlp_hidden_units)
         sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
                                              ensure_non_negative=True)
+        self.device_ = _resolve_device(self.device)  # fail before any encoding work
+        group = join_process_group(self.device_) if self.distributed else LOCAL
 
-        classes, y_encoded = np.unique(y, return_inverse=True)
+        classes = group.union(np.unique(y))  # every process's labels
+        y_encoded = np.searchsorted(classes, y)
         if warm and not np.array_equal(classes, self.classes_):
             raise ValueError(
                 f"warm_start: the classes {classes.tolist()} differ from those of the first fit "
@@ -348,27 +363,29 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
                 f"class: {classes[0]!r}."
             )
         self.classes_ = classes
-        if self.class_weight is not None:
+        if self.class_weight == "balanced":
+            sample_weight = sample_weight * _balanced_weights(y_encoded, len(classes), group)
+        elif self.class_weight is not None:
             sample_weight = sample_weight * compute_sample_weight(self.class_weight, y)
 
-        self.device_ = _resolve_device(self.device)  # fail before any encoding work
         rng = check_random_state(self.random_state)
         seed, split_seed = rng.randint(np.iinfo(np.int32).max, size=2)
         # the arrays are the only encoded copy of X that training keeps
-        index, value = self._encode(X) if warm else self._fit_field_transformer(X)
+        index, value = self._encode(X) if warm else self._fit_field_transformer(X, group)
 
         train_rows, valid_data = np.arange(len(y_encoded)), None
         if X_val is not None:
             valid_data = self._validation_from(X_val, y_val)
-        elif self._early_stopping_enabled(len(y_encoded)):
+        elif self._early_stopping_enabled(int(group.sum(torch.tensor(len(y_encoded))))):
             train_rows, valid_rows = _validation_split(
                 y_encoded, self.validation_fraction, split_seed
             )
             valid_data = (index[valid_rows], value[valid_rows], y_encoded[valid_rows],
                           sample_weight[valid_rows])
-        self._resolve_step_settings(len(train_rows))
+        self._resolve_step_settings(int(group.sum(torch.tensor(len(train_rows)))),
+                                    group.world_size)
         self._train_encoded(index, value, y_encoded, sample_weight, train_rows, valid_data,
-                            seed, warm, self.max_epochs, "fit")
+                            seed, warm, self.max_epochs, "fit", group)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -407,6 +424,11 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
             When the training loss becomes NaN or infinite; the weights of the previous call
             are put back.
         """
+        if self.distributed:
+            raise ValueError(
+                "partial_fit does not train across processes: distributed=True is for fit. "
+                "Train each chunk with fit(warm_start=True) in a torchrun job instead."
+            )
         first = not hasattr(self, "module_")
         X = check_field_input(self, X, reset=first)
         y = _check_labels(y, self, "y")
@@ -456,23 +478,25 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
                 f"{self.classes_.tolist()}."
             )
 
-    def _resolve_step_settings(self, n_rows):
-        """Set ``batch_size_`` and ``learning_rate_``, the "auto" ones from ``n_rows``."""
-        self.batch_size_ = (auto_batch_size(n_rows) if self.batch_size == "auto"
-                            else self.batch_size)
-        self.learning_rate_ = (auto_learning_rate(self.batch_size_)
+    def _resolve_step_settings(self, n_rows, n_processes=1):
+        """Set ``batch_size_`` (each process's) and ``learning_rate_``, the "auto" ones from
+        ``n_rows`` (of all processes) and the effective batch of all processes."""
+        self.batch_size_ = (max(1, auto_batch_size(n_rows) // n_processes)
+                            if self.batch_size == "auto" else self.batch_size)
+        self.learning_rate_ = (auto_learning_rate(self.batch_size_ * n_processes)
                                if self.learning_rate == "auto" else self.learning_rate)
 
     def _new_field_transformer(self):
         """An unfitted field transformer built from the field parameters."""
         return make_field_transformer(**{name: getattr(self, name) for name in _FIELD_PARAMS})
 
-    def _fit_field_transformer(self, X):
+    def _fit_field_transformer(self, X, group=LOCAL):
         """Set ``field_transformer_`` and ``field_spec_`` from the first data; return its
         ``(index, value)`` arrays.
 
-        ``field_transformer``, when fitted, is used as it is; unfitted, a clone is fitted;
-        without it, one is built from the field parameters.
+        ``field_transformer``, when fitted, is used as it is; unfitted, a clone is fitted
+        (on process 0's rows, and sent to the other processes); without it, one is built
+        from the field parameters.
         """
         given = self.field_transformer
         if given is not None and _is_fitted(given):
@@ -480,20 +504,30 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
             fields = given.transform(X)
         else:
             transformer = clone(given) if given is not None else self._new_field_transformer()
-            fields = transformer.fit_transform(X)
+            if group.rank == 0:
+                fields = transformer.fit_transform(X)
+            transformer = group.broadcast(transformer)
+            if group.rank != 0:
+                fields = transformer.transform(X)
             self.field_transformer_ = transformer
         self.field_spec_ = FieldSpec.from_encoded(fields)
         self.history_ = []
         return self.field_spec_.to_arrays(fields)
 
     def _train_encoded(self, index, value, y_encoded, sample_weight, train_rows, valid_data,
-                       seed, warm, max_epochs, caller):
+                       seed, warm, max_epochs, caller, group=LOCAL):
         """Train on encoded rows: ``train_rows`` by position, ``valid_data`` for early
-        stopping; a new network unless ``warm``."""
+        stopping; a new network unless ``warm``; with the other processes of ``group``."""
         train_weight = sample_weight[train_rows]
-        if not train_weight.sum() > 0:
+        if group.max(-len(train_rows)) == 0:  # the smallest count, in every process
+            raise ValueError(f"Process {group.rank}'s share of the training rows is empty; "
+                             "every process of a distributed fit needs training rows.")
+        weight_sum, n_weights = group.sum(
+            torch.tensor([train_weight.sum(), len(train_weight)], dtype=torch.float64)
+        ).tolist()
+        if not weight_sum > 0:
             raise ValueError("The sample weights of the training rows sum to zero.")
-        weight = sample_weight / train_weight.mean()
+        weight = sample_weight / (weight_sum / n_weights)
 
         to_tensors = _tensor_factory(self.device_)
         try:
@@ -512,11 +546,12 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(int(seed))
             if not warm:
-                self.module_ = self._build_module(train_data)
+                self.module_ = self._build_module(train_data, group)
                 self._optimizer = None
-            generator = torch.Generator().manual_seed(int(seed))
+            group.copy_parameters(self.module_)  # every process starts from process 0's
+            generator = torch.Generator().manual_seed(int(seed) + group.rank)
             result = self._train_or_forget(train_data, valid_tensors, generator, warm,
-                                           max_epochs)
+                                           max_epochs, group)
         self.module_.eval()
         self.history_ = self.history_ + result.history
         self.n_iter_ = len(self.history_)
@@ -530,15 +565,19 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
                 TrainingInterruptedWarning, stacklevel=4,  # the caller of fit/partial_fit
             )
 
-    def _train_or_forget(self, train_data, valid_tensors, generator, warm, max_epochs):
+    def _train_or_forget(self, train_data, valid_tensors, generator, warm, max_epochs,
+                         group=LOCAL):
         """Run the training loop; when it diverges, never leave NaN weights behind."""
         before = ({k: v.detach().clone() for k, v in self.module_.state_dict().items()}
                   if warm else None)
+        config = self._training_config(max_epochs)
+        if group.rank != 0:
+            config.verbose = 0  # one process reports
         try:
             result = train(
-                self.module_, train_data, self._training_config(max_epochs),
+                self.module_, train_data, config,
                 generator=generator, validation_data=valid_tensors,
-                optimizer=self._optimizer, first_epoch=len(self.history_) + 1,
+                optimizer=self._optimizer, first_epoch=len(self.history_) + 1, group=group,
             )
         except TrainingDivergedError:
             if warm:  # back to the model of the previous fit
@@ -597,7 +636,7 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
             embedding_update=self.embedding_update,
         )
 
-    def _build_module(self, train_data):
+    def _build_module(self, train_data, group=LOCAL):
         spec = self.field_spec_
         self.module_params_ = dict(
             n_rows=spec.n_rows,
@@ -613,6 +652,7 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
         rows = train_data.rows if train_data.rows is not None else torch.arange(len(train_data))
         for chunk in rows.split(2**16):
             used[train_data.index[chunk.to(train_data.index.device)].flatten().cpu()] = True
+        used = group.sum(used.to(torch.int32).to(self.device_)).cpu() > 0  # any process's rows
         with torch.no_grad():
             module.embedding.weight[~used] = 0.0
         return module.to(self.device_)
@@ -861,6 +901,12 @@ def _tensor_factory(device):
             ),
         )
     return to_tensors
+
+
+def _balanced_weights(y_encoded, n_classes, group):
+    """``class_weight="balanced"`` from the class counts of every process's rows."""
+    counts = group.sum(torch.as_tensor(np.bincount(y_encoded, minlength=n_classes))).numpy()
+    return (counts.sum() / (n_classes * counts))[y_encoded]
 
 
 def _validation_split(y_encoded, validation_fraction, seed):

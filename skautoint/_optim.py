@@ -11,6 +11,7 @@ import contextlib
 
 import torch
 
+from ._distributed import LOCAL
 from ._network import FieldEmbedding
 
 __all__ = ["EMBEDDING_UPDATES", "NetworkOptimizer", "TouchedRowsAdam", "resolve_embedding_update"]
@@ -58,10 +59,14 @@ class TouchedRowsAdam:
         Decay of the first and second moments.
     eps : float, default=1e-8
         Added to the root of the second moment.
+    group : LocalGroup or ProcessGroup, default=LOCAL
+        Processes training together: the rows gathered are those of every process's batch.
     """
 
-    def __init__(self, tables, lr, weight_decay=0.0, betas=(0.9, 0.999), eps=1e-8):
+    def __init__(self, tables, lr, weight_decay=0.0, betas=(0.9, 0.999), eps=1e-8,
+                 group=LOCAL):
         self.tables = list(tables)
+        self.group = group
         self.lr, self.weight_decay, self.betas, self.eps = lr, weight_decay, betas, eps
         self.moments = [(torch.zeros_like(t.weight), torch.zeros_like(t.weight))
                         for t in self.tables]
@@ -71,7 +76,7 @@ class TouchedRowsAdam:
     @contextlib.contextmanager
     def gathered(self, index):
         """Within the block the tables embed ``index`` from leaf copies of its distinct rows."""
-        rows, position = torch.unique(index, return_inverse=True)
+        rows, position = self.group.distinct_rows(index)
         self._rows = rows.long()  # index_copy_ takes int64 positions
         for table in self.tables:
             table.batch_rows = (position, table.weight.detach()[rows].requires_grad_())
@@ -117,15 +122,18 @@ class NetworkOptimizer:
         How the embedding tables are updated.
     lr, weight_decay, embedding_weight_decay : float
         Step size, L2 penalty of the dense weights and of the tables.
+    group : LocalGroup or ProcessGroup, default=LOCAL
+        Processes training together: every step first averages the gradients over them.
     """
 
-    def __init__(self, module, embedding_update, lr, weight_decay, embedding_weight_decay):
+    def __init__(self, module, embedding_update, lr, weight_decay, embedding_weight_decay,
+                 group=LOCAL):
         tables = _tables(module)
         table_weights = {id(t.weight) for t in tables}
         rest = [p for p in module.parameters() if id(p) not in table_weights]
         self.embedding_update = embedding_update
         if embedding_update == "touched":
-            self.tables = TouchedRowsAdam(tables, lr, embedding_weight_decay)
+            self.tables = TouchedRowsAdam(tables, lr, embedding_weight_decay, group=group)
             groups = [{"params": rest, "weight_decay": weight_decay}]
         else:
             self.tables = None
@@ -135,6 +143,18 @@ class NetworkOptimizer:
                        "weight_decay": embedding_weight_decay},
                       {"params": rest, "weight_decay": weight_decay}]
         self.dense = torch.optim.Adam(groups, lr=lr)
+        self.group = group
+
+    @property
+    def group(self):
+        """The processes whose gradients every step averages."""
+        return self._group
+
+    @group.setter
+    def group(self, group):
+        self._group = group
+        if self.tables is not None:
+            self.tables.group = group
 
     def set_hyperparameters(self, lr, weight_decay, embedding_weight_decay):
         """Take new settings (a warm start continues with the current parameters)."""
@@ -150,12 +170,19 @@ class NetworkOptimizer:
         """Context for one training step on rows with embedding indices ``index``."""
         return self.tables.gathered(index) if self.tables else contextlib.nullcontext()
 
+    def _gradients(self):
+        grads = [p.grad for group in self.dense.param_groups for p in group["params"]]
+        if self.tables is not None:
+            grads += [table.batch_rows[1].grad for table in self.tables.tables]
+        return [g for g in grads if g is not None]
+
     def zero_grad(self):
         """Drop the dense weights' gradients (the gathered rows are new every step)."""
         self.dense.zero_grad(set_to_none=True)
 
     def step(self):
-        """Update every weight from its gradient."""
+        """Update every weight from its gradient (averaged over the processes)."""
+        self.group.average(self._gradients())
         self.dense.step()
         if self.tables is not None:
             self.tables.step()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
+from ._distributed import LOCAL, wrap_order
 from ._optim import NetworkOptimizer, resolve_embedding_update
 from .exceptions import TrainingDivergedError
 
@@ -109,9 +110,8 @@ def per_sample_loss(logits, target):
     return F.cross_entropy(logits, target, reduction="none")
 
 
-def _accuracy(logits, target, weight):
-    predicted = (logits[:, 0] > 0).long() if logits.shape[1] == 1 else logits.argmax(dim=1)
-    return float(((predicted == target).float() * weight).sum() / weight.sum())
+def _predicted_class(logits):
+    return (logits[:, 0] > 0).long() if logits.shape[1] == 1 else logits.argmax(dim=1)
 
 
 def predict_logits(module, data, batch_size=PREDICT_BATCH_SIZE):
@@ -201,14 +201,20 @@ def _out_of_memory_error(exc, doing):
     )
 
 
-def _evaluate(module, data):
-    logits = predict_logits(module, data)
-    loss = float((per_sample_loss(logits, data.target) * data.weight).sum() / data.weight.sum())
-    return loss, _accuracy(logits, data.target, data.weight)
+def _evaluate(module, data, group=LOCAL):
+    """Weighted log-loss and accuracy over the validation rows of every process."""
+    sums = torch.zeros(3, device=data.index.device)
+    if len(data):
+        logits = predict_logits(module, data)
+        correct = (_predicted_class(logits) == data.target).float()
+        sums = torch.stack([(per_sample_loss(logits, data.target) * data.weight).sum(),
+                            data.weight.sum(), (correct * data.weight).sum()])
+    loss_sum, weight_sum, correct_sum = group.sum(sums).tolist()
+    return loss_sum / weight_sum, correct_sum / weight_sum
 
 
 def train(module, train_data, config, *, generator, validation_data=None, optimizer=None,
-          first_epoch=1):
+          first_epoch=1, group=LOCAL):
     """Train ``module`` in place; with validation data, stop early and restore the best epoch.
 
     A ``KeyboardInterrupt`` ends training like early stopping does (best weights restored) and
@@ -230,6 +236,10 @@ def train(module, train_data, config, *, generator, validation_data=None, optimi
         Optimizer to continue with (warm start); a new one otherwise.
     first_epoch : int, default=1
         Number of the first epoch (continues the count on a warm start).
+    group : LocalGroup or ProcessGroup, default=LOCAL
+        The processes training together (:mod:`skautoint._distributed`): each holds its own
+        ``train_data`` and ``validation_data``, the losses reported and monitored are those of
+        all their rows, and every step averages the gradients over the processes.
 
     Returns
     -------
@@ -249,20 +259,22 @@ def train(module, train_data, config, *, generator, validation_data=None, optimi
     update = resolve_embedding_update(config.embedding_update, module)
     if optimizer is None or optimizer.embedding_update != update:
         optimizer = NetworkOptimizer(module, update, config.learning_rate, config.weight_decay,
-                                     config.embedding_weight_decay)
+                                     config.embedding_weight_decay, group)
     else:  # a warm start takes the current settings
         optimizer.set_hyperparameters(config.learning_rate, config.weight_decay,
                                       config.embedding_weight_decay)
+        optimizer.group = group
     history, best_loss, best_epoch, best_state = [], float("inf"), 0, None
     epochs_without_gain, interrupted = 0, False
     try:
         for epoch in range(first_epoch, first_epoch + config.max_epochs):
             start = time.perf_counter()
             train_loss = _run_epoch(module, train_data, optimizer, config.batch_size, generator,
-                                    epoch, progress=config.verbose >= 2)
+                                    epoch, progress=config.verbose >= 2, group=group)
             record = {"epoch": epoch, "train_loss": train_loss}
             if validation_data is not None:
-                record["valid_loss"], record["valid_score"] = _evaluate(module, validation_data)
+                record["valid_loss"], record["valid_score"] = _evaluate(module, validation_data,
+                                                                        group)
             record["seconds"] = time.perf_counter() - start
             monitored = record.get("valid_loss", record["train_loss"])
             if monitored < best_loss - config.tol:
@@ -286,14 +298,17 @@ def train(module, train_data, config, *, generator, validation_data=None, optimi
     return TrainingResult(history, best_epoch, optimizer, interrupted)
 
 
-def _run_epoch(module, data, optimizer, batch_size, generator, epoch, progress=False):
-    """One pass over ``data`` in a random order; returns the mean weighted training loss.
+def _run_epoch(module, data, optimizer, batch_size, generator, epoch, progress=False,
+               group=LOCAL):
+    """One pass over ``data`` in a random order; returns the mean weighted training loss
+    (over every process's rows).
 
-    ``progress`` shows a tqdm bar over the batches (``verbose=2``).
+    ``progress`` shows a tqdm bar over the batches (``verbose=2``). Every process of
+    ``group`` takes as many steps as the one with the most rows needs.
     """
     module.train()
-    n_rows = len(data)
-    order = torch.randperm(n_rows, generator=generator)
+    n_rows = group.max(len(data))
+    order = wrap_order(torch.randperm(len(data), generator=generator), n_rows)
     if data.rows is not None:
         order = data.rows[order]
     order = order.to(data.index.device)
@@ -317,8 +332,8 @@ def _run_epoch(module, data, optimizer, batch_size, generator, epoch, progress=F
             raise _out_of_memory_error(exc, f"training a batch of {len(batch)} rows") from exc
         loss_sum += losses.detach().sum()
         if step % _FINITE_CHECK_EVERY == 0 or begin + batch_size >= n_rows:
-            _check_finite(loss_sum, epoch)
-    return float(loss_sum) / n_rows
+            _check_finite(group.sum(loss_sum), epoch)  # every process stops together
+    return float(group.sum(loss_sum)) / (n_rows * group.world_size)
 
 
 def _check_finite(loss_sum, epoch):

@@ -311,6 +311,7 @@ INVALID_PARAMS = {
     "embedding_weight_decay": -1.0, "embedding_update": "sparse", "early_stopping": "sometimes",
     "validation_fraction": 1.0, "n_iter_no_change": 0, "tol": -1.0, "class_weight": "auto",
     "random_state": "seed", "verbose": "loud", "device": "tpu", "warm_start": "yes",
+    "distributed": "yes",
 }
 
 
