@@ -82,3 +82,31 @@ def test_a_fitted_field_transformer_survives_clone_only_when_frozen(adult):
     clf = AutoIntClassifier(**PARAMS, max_epochs=1, field_transformer=unfitted).fit(
         X.iloc[:300], y.iloc[:300])
     assert clf.field_transformer_ is not unfitted and not hasattr(unfitted, "transformers_")
+
+
+def test_dask_ml_incremental_trains_one_partition_per_partial_fit_call(adult):
+    dask = pytest.importorskip("dask")
+    dd = pytest.importorskip("dask.dataframe")
+    wrappers = pytest.importorskip("dask_ml.wrappers")
+    X, y, X_test, y_test = adult
+    X, y = X.iloc[:8_000], y.iloc[:8_000]
+    encoding = FrozenEstimator(make_field_transformer().fit(X.sample(2_000, random_state=0)))
+    # one pass over 8,000 rows: small batches and a larger step, to train past the prior
+    model = AutoIntClassifier(batch_size=64, learning_rate=3e-3, random_state=0,
+                              field_transformer=encoding)
+    # dask-ml's own scorers; its "roc_auc" and "neg_log_loss" fail with scikit-learn 1.9
+    incremental = wrappers.Incremental(model, scoring="accuracy", shuffle_blocks=False)
+    X_parts, y_parts = dd.from_pandas(X, npartitions=4), dd.from_pandas(y, npartitions=4)
+    with dask.config.set(scheduler="synchronous"):  # this process's torch threads, as below
+        incremental.fit(X_parts, y_parts, classes=["<=50K", ">50K"])
+
+    by_hand = clone(model)
+    for part in range(X_parts.npartitions):
+        by_hand.partial_fit(X_parts.get_partition(part).compute(),
+                            y_parts.get_partition(part).compute(), classes=["<=50K", ">50K"])
+    trained = incremental.estimator_
+    assert trained.n_iter_ == 4
+    np.testing.assert_array_equal(trained.predict_proba(X_test), by_hand.predict_proba(X_test))
+    with dask.config.set(scheduler="synchronous"):  # scored block by block
+        assert incremental.score(dd.from_pandas(X_test, npartitions=2),
+                                 dd.from_pandas(y_test, npartitions=2)) > 0.83
