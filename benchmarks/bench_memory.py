@@ -83,6 +83,9 @@ def fit_out_of_core(path, threads, loop_seconds, chunk_rows):
     for X, y in iter_parquet_chunks(path, target="label", chunk_rows=chunk_rows):
         clf.partial_fit(X, y, classes=[0, 1])
         rows += len(y)
+        del X, y
+        print(f"  {rows:>11,} rows: resident {_current_rss_mib():,.0f} MiB, "
+              f"peak {_rss_mib():,.0f} MiB", flush=True)
         if loop_seconds and time.perf_counter() - loop_start > loop_seconds:
             break
     total = pyarrow.parquet.ParquetFile(path).metadata.num_rows
