@@ -411,7 +411,9 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
             Every class label; required on the first call, optional (and checked) later.
         sample_weight : array-like of shape (n_samples,), default=None
             Row weights (multiplied by ``class_weight``, which cannot be ``"balanced"``
-            here: one chunk does not show the class frequencies of the whole data).
+            here: one chunk does not show the class frequencies of the whole data). They
+            are scaled to a mean of 1 within the chunk: they weigh rows of one chunk against
+            each other, not one chunk against another.
 
         Returns
         -------
