@@ -36,6 +36,18 @@ class LocalGroup:
         """Largest ``number`` (an int) over the processes."""
         return number
 
+    def min(self, number):
+        """Smallest ``number`` (an int) over the processes."""
+        return -self.max(-number)
+
+    def total(self, number):
+        """Sum of ``number`` (an int) over the processes."""
+        return int(self.sum(torch.tensor(number, dtype=torch.int64)))
+
+    def any(self, mask):
+        """Elementwise OR of the boolean CPU tensor ``mask`` over the processes."""
+        return mask
+
     def union(self, labels):
         """Sorted distinct labels seen by any process."""
         return labels
@@ -81,6 +93,9 @@ class ProcessGroup(LocalGroup):
         value = torch.tensor([number], dtype=torch.int64, device=self.device)
         dist.all_reduce(value, op=dist.ReduceOp.MAX)
         return int(value)
+
+    def any(self, mask):
+        return self.sum(mask.to(torch.int32)) > 0
 
     def union(self, labels):
         gathered = [None] * self.world_size

@@ -376,14 +376,13 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
         train_rows, valid_data = np.arange(len(y_encoded)), None
         if X_val is not None:
             valid_data = self._validation_from(X_val, y_val)
-        elif self._early_stopping_enabled(int(group.sum(torch.tensor(len(y_encoded))))):
+        elif self._early_stopping_enabled(group.total(len(y_encoded))):
             train_rows, valid_rows = _validation_split(
                 y_encoded, self.validation_fraction, split_seed
             )
             valid_data = (index[valid_rows], value[valid_rows], y_encoded[valid_rows],
                           sample_weight[valid_rows])
-        self._resolve_step_settings(int(group.sum(torch.tensor(len(train_rows)))),
-                                    group.world_size)
+        self._resolve_step_settings(group.total(len(train_rows)), group.world_size)
         self._train_encoded(index, value, y_encoded, sample_weight, train_rows, valid_data,
                             seed, warm, self.max_epochs, "fit", group)
         return self
@@ -521,7 +520,7 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
         """Train on encoded rows: ``train_rows`` by position, ``valid_data`` for early
         stopping; a new network unless ``warm``; with the other processes of ``group``."""
         train_weight = sample_weight[train_rows]
-        if group.max(-len(train_rows)) == 0:  # the smallest count, in every process
+        if group.min(len(train_rows)) == 0:  # checked in every process, so all stop
             raise ValueError(f"Process {group.rank}'s share of the training rows is empty; "
                              "every process of a distributed fit needs training rows.")
         weight_sum, n_weights = group.sum(
@@ -654,7 +653,7 @@ class AutoIntClassifier(ClassifierMixin, BaseEstimator):
         rows = train_data.rows if train_data.rows is not None else torch.arange(len(train_data))
         for chunk in rows.split(2**16):
             used[train_data.index[chunk.to(train_data.index.device)].flatten().cpu()] = True
-        used = group.sum(used.to(torch.int32).to(self.device_)).cpu() > 0  # any process's rows
+        used = group.any(used)  # rows of any process's data
         with torch.no_grad():
             module.embedding.weight[~used] = 0.0
         return module.to(self.device_)

@@ -59,14 +59,10 @@ class TouchedRowsAdam:
         Decay of the first and second moments.
     eps : float, default=1e-8
         Added to the root of the second moment.
-    group : LocalGroup or ProcessGroup, default=LOCAL
-        Processes training together: the rows gathered are those of every process's batch.
     """
 
-    def __init__(self, tables, lr, weight_decay=0.0, betas=(0.9, 0.999), eps=1e-8,
-                 group=LOCAL):
+    def __init__(self, tables, lr, weight_decay=0.0, betas=(0.9, 0.999), eps=1e-8):
         self.tables = list(tables)
-        self.group = group
         self.lr, self.weight_decay, self.betas, self.eps = lr, weight_decay, betas, eps
         self.moments = [(torch.zeros_like(t.weight), torch.zeros_like(t.weight))
                         for t in self.tables]
@@ -74,9 +70,10 @@ class TouchedRowsAdam:
         self._rows = None
 
     @contextlib.contextmanager
-    def gathered(self, index):
-        """Within the block the tables embed ``index`` from leaf copies of its distinct rows."""
-        rows, position = self.group.distinct_rows(index)
+    def gathered(self, index, group=LOCAL):
+        """Within the block the tables embed ``index`` from leaf copies of its distinct rows
+        (those of every process's batch with a ``group``)."""
+        rows, position = group.distinct_rows(index)
         self._rows = rows.long()  # index_copy_ takes int64 positions
         for table in self.tables:
             table.batch_rows = (position, table.weight.detach()[rows].requires_grad_())
@@ -133,7 +130,7 @@ class NetworkOptimizer:
         rest = [p for p in module.parameters() if id(p) not in table_weights]
         self.embedding_update = embedding_update
         if embedding_update == "touched":
-            self.tables = TouchedRowsAdam(tables, lr, embedding_weight_decay, group=group)
+            self.tables = TouchedRowsAdam(tables, lr, embedding_weight_decay)
             groups = [{"params": rest, "weight_decay": weight_decay}]
         else:
             self.tables = None
@@ -143,18 +140,7 @@ class NetworkOptimizer:
                        "weight_decay": embedding_weight_decay},
                       {"params": rest, "weight_decay": weight_decay}]
         self.dense = torch.optim.Adam(groups, lr=lr)
-        self.group = group
-
-    @property
-    def group(self):
-        """The processes whose gradients every step averages."""
-        return self._group
-
-    @group.setter
-    def group(self, group):
-        self._group = group
-        if self.tables is not None:
-            self.tables.group = group
+        self.group = group  # reassigned by a warm start, which may run in another job
 
     def set_hyperparameters(self, lr, weight_decay, embedding_weight_decay):
         """Take new settings (a warm start continues with the current parameters)."""
@@ -168,7 +154,8 @@ class NetworkOptimizer:
 
     def batch(self, index):
         """Context for one training step on rows with embedding indices ``index``."""
-        return self.tables.gathered(index) if self.tables else contextlib.nullcontext()
+        return (self.tables.gathered(index, self.group) if self.tables
+                else contextlib.nullcontext())
 
     def _gradients(self):
         grads = [p.grad for group in self.dense.param_groups for p in group["params"]]
