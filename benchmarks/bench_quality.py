@@ -169,7 +169,8 @@ BINARY_MODELS = {
 VARIANTS = {  # the network variants of DESIGN.md, each on top of the defaults
     "default (paper form, bucketized numbers)": {},
     "numbers embedded (paper's x*v)": {"continuous": "embed"},
-    "scaled attention + LayerNorm": {"attention_scaling": True, "layer_norm": True},
+    "scaled attention + LayerNorm": {"attention_scaling": True,
+                                     "layer_norm": "after_activation"},
     "with linear term": {"linear_term": True},
     "AutoInt+ (MLP 256-128)": {"mlp_hidden_units": (256, 128)},
 }

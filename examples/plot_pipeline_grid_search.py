@@ -22,7 +22,7 @@ pipeline = make_pipeline(make_field_transformer(),
                          AutoIntClassifier(max_epochs=15, random_state=0))
 search = GridSearchCV(
     pipeline,
-    {"fieldtransformer__bucketize__n_bins": [8, 32], "autointclassifier__n_layers": [1, 3]},
+    {"fieldtransformer__n_bins": [8, 32], "autointclassifier__n_layers": [1, 3]},
     scoring="roc_auc", cv=2,
 )
 search.fit(X, y)

@@ -12,7 +12,16 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["AutoIntNet", "FieldEmbedding", "InteractingLayer"]
+__all__ = [
+    "ACTIVATIONS",
+    "LAYER_NORMS",
+    "OUTPUT_PROJECTIONS",
+    "RESIDUALS",
+    "AutoIntNet",
+    "FieldEmbedding",
+    "InteractingLayer",
+    "check_layer_form",
+]
 
 
 class FieldEmbedding(nn.Module):
@@ -20,7 +29,7 @@ class FieldEmbedding(nn.Module):
 
     Parameters
     ----------
-    n_rows : int
+    table_rows : int
         Rows of the shared table (the sum of every field's rows).
     embedding_dim : int
         Width of each row.
@@ -28,9 +37,9 @@ class FieldEmbedding(nn.Module):
         Standard deviation of the normal initialisation.
     """
 
-    def __init__(self, n_rows, embedding_dim, init_std=0.01):
+    def __init__(self, table_rows, embedding_dim, init_std=0.01):
         super().__init__()
-        self.weight = nn.Parameter(torch.empty(n_rows, embedding_dim))
+        self.weight = nn.Parameter(torch.empty(table_rows, embedding_dim))
         nn.init.normal_(self.weight, std=init_std)
         # Set by training's touched-rows update for one step: (position of each index among
         # the batch's distinct rows, a leaf copy of those rows); gradients then reach the
@@ -55,11 +64,49 @@ class FieldEmbedding(nn.Module):
         return F.embedding(index, self.weight) * value.unsqueeze(-1)
 
 
+#: Choices of the layer-form switches (the paper's form is the first of each).
+OUTPUT_PROJECTIONS = ("none", "per_field", "flattened")
+RESIDUALS = ("projected", "identity", "none")
+LAYER_NORMS = ("none", "after_residual", "after_activation")
+ACTIVATIONS = ("relu", "none")
+
+
+def layer_output_dim(input_dim, attention_dim, n_heads, output_projection):
+    """Width of each field's vector after an interacting layer: the concatenated heads, or
+    the input width when an output projection maps them back."""
+    return input_dim if output_projection != "none" else attention_dim * n_heads
+
+
+def check_layer_form(embedding_dim, attention_dim, n_heads, *, output_projection="none",
+                     residual="projected", n_layers=1):
+    """Raise a ValueError naming the parameters when the layer form cannot be built.
+
+    An identity residual adds a layer's input to its output, so their widths must agree.
+    """
+    if n_layers == 0 or residual != "identity":
+        return
+    output_dim = layer_output_dim(embedding_dim, attention_dim, n_heads, output_projection)
+    if output_dim != embedding_dim:
+        raise ValueError(
+            f"residual='identity' adds a layer's input to its output, but with "
+            f"output_projection='none' the output is n_heads * attention_dim = {n_heads} * "
+            f"{attention_dim} = {output_dim} wide and the input embedding_dim = "
+            f"{embedding_dim}. Set output_projection='per_field' (or 'flattened'), or make "
+            "n_heads * attention_dim equal embedding_dim."
+        )
+
+
 class InteractingLayer(nn.Module):
     """Multi-head self-attention across the fields of one row (one AutoInt interacting layer).
 
-    Per head ``h``: ``a_mk = softmax_k(<W_Q e_m, W_K e_k>)``, ``e~_m = sum_k a_mk W_V e_k``; the
-    heads are concatenated and, with ``residual``, added to ``W_res e_m`` before a ReLU.
+    Per head ``h``: ``a_mk = softmax_k(<W_Q e_m, W_K e_k> / s)``, ``e~_m = sum_k a_mk W_V e_k``
+    (``s = sqrt(attention_dim)`` with ``attention_scaling``, else 1); the heads are
+    concatenated. Then, in order: the output projection (none; ``W_O`` per field back to the
+    input width; or one dense layer over the flattened fields of the row), the residual (the
+    projected input ``W_res e_m``, flattened like the output projection; the input itself; or
+    nothing) added, LayerNorm when ``layer_norm="after_residual"``, the activation, LayerNorm
+    when ``layer_norm="after_activation"``. The defaults are the paper's layer:
+    ``ReLU(concat_h e~_m + W_res e_m)``.
 
     Parameters
     ----------
@@ -69,28 +116,64 @@ class InteractingLayer(nn.Module):
         Width of each head (``d'`` in the paper).
     n_heads : int, default=2
         Number of attention heads.
-    residual : bool, default=True
-        Add the projected input ``W_res e_m`` (the paper's residual connection).
+    n_fields : int, default=None
+        Fields per row; needed by ``output_projection="flattened"`` only.
+    output_projection : {"none", "per_field", "flattened"}, default="none"
+        Projection of the concatenated heads back to ``input_dim`` per field.
+    residual : {"projected", "identity", "none"}, default="projected"
+        What is added to the (projected) attention output.
+    layer_norm : {"none", "after_residual", "after_activation"}, default="none"
+        Where LayerNorm (over each field's vector) is applied.
+    activation : {"relu", "none"}, default="relu"
+        Activation after the residual sum.
+    projection_bias : bool, default=False
+        Biases on ``W_Q``, ``W_K``, ``W_V``, ``W_O`` and ``W_res``.
     attention_scaling : bool, default=False
         Divide the attention logits by ``sqrt(attention_dim)`` (scaled dot product).
-    layer_norm : bool, default=False
-        Apply LayerNorm to the layer's output.
     dropout : float, default=0.0
         Dropout on the attention weights.
     """
 
-    def __init__(self, input_dim, attention_dim=32, n_heads=2, *, residual=True,
-                 attention_scaling=False, layer_norm=False, dropout=0.0):
+    def __init__(self, input_dim, attention_dim=32, n_heads=2, *, n_fields=None,
+                 output_projection="none", residual="projected", layer_norm="none",
+                 activation="relu", projection_bias=False, attention_scaling=False,
+                 dropout=0.0):
         super().__init__()
         self.attention_dim = attention_dim
         self.n_heads = n_heads
         self.attention_scaling = attention_scaling
-        self.output_dim = attention_dim * n_heads
+        self.heads_dim = attention_dim * n_heads
+        self.output_dim = layer_output_dim(input_dim, attention_dim, n_heads, output_projection)
+        check_layer_form(input_dim, attention_dim, n_heads, output_projection=output_projection,
+                         residual=residual)
+        flattened = output_projection == "flattened"
+        if flattened and n_fields is None:
+            raise ValueError("output_projection='flattened' needs n_fields.")
+        # A flattened projection maps all fields of a row at once: widths times n_fields.
+        per_row = n_fields if flattened else 1
         # Fused W_Q, W_K, W_V: output features laid out as (3, n_heads, attention_dim).
-        self.qkv = nn.Linear(input_dim, 3 * self.output_dim, bias=False)
-        self.residual = nn.Linear(input_dim, self.output_dim, bias=False) if residual else None
-        self.norm = nn.LayerNorm(self.output_dim) if layer_norm else None
+        self.qkv = nn.Linear(input_dim, 3 * self.heads_dim, bias=projection_bias)
+        self.output_projection = (
+            nn.Linear(per_row * self.heads_dim, per_row * self.output_dim, bias=projection_bias)
+            if output_projection != "none" else None
+        )
+        self.flattened = flattened
+        self.residual = (
+            nn.Linear(per_row * input_dim, per_row * self.output_dim, bias=projection_bias)
+            if residual == "projected" else None
+        )
+        self.identity_residual = residual == "identity"
+        self.norm = nn.LayerNorm(self.output_dim) if layer_norm != "none" else None
+        self.norm_after_activation = layer_norm == "after_activation"
+        self.relu = activation == "relu"
         self.dropout = nn.Dropout(dropout) if dropout > 0 else None
+
+    def _project(self, linear, x):
+        """Apply ``linear`` to each field's vector, or to the row's flattened fields."""
+        if not self.flattened:
+            return linear(x)
+        batch, n_fields, _ = x.shape
+        return linear(x.reshape(batch, -1)).view(batch, n_fields, -1)
 
     def forward(self, x):
         """Apply the layer.
@@ -101,7 +184,7 @@ class InteractingLayer(nn.Module):
 
         Returns
         -------
-        out : Tensor of shape (batch, n_fields, n_heads * attention_dim)
+        out : Tensor of shape (batch, n_fields, output_dim)
         attention : Tensor of shape (batch, n_heads, n_fields, n_fields)
             Attention weights; each row sums to 1 over the last axis.
         """
@@ -112,11 +195,18 @@ class InteractingLayer(nn.Module):
             scores = scores / math.sqrt(self.attention_dim)
         attention = torch.softmax(scores, dim=-1)
         mixed = attention if self.dropout is None else self.dropout(attention)
-        out = torch.einsum("bhmk,bkhd->bmhd", mixed, v).reshape(batch, n_fields, self.output_dim)
+        out = torch.einsum("bhmk,bkhd->bmhd", mixed, v).reshape(batch, n_fields, self.heads_dim)
+        if self.output_projection is not None:
+            out = self._project(self.output_projection, out)
         if self.residual is not None:
-            out = out + self.residual(x)
-        out = F.relu(out)
-        if self.norm is not None:
+            out = out + self._project(self.residual, x)
+        elif self.identity_residual:
+            out = out + x
+        if self.norm is not None and not self.norm_after_activation:
+            out = self.norm(out)
+        if self.relu:
+            out = F.relu(out)
+        if self.norm is not None and self.norm_after_activation:
             out = self.norm(out)
         return out, attention
 
@@ -137,12 +227,13 @@ class AutoIntNet(nn.Module):
 
     Parameters
     ----------
-    n_rows : int
+    table_rows : int
         Rows of the shared embedding table.
     n_fields : int
         Fields per row.
     n_outputs : int, default=1
-        Logits per row (1 for binary classification, the number of classes otherwise).
+        Raw outputs per row (1 for binary classification and regression, the number of
+        classes otherwise).
     embedding_dim : int, default=16
         Width of every field embedding.
     n_layers : int, default=3
@@ -151,36 +242,43 @@ class AutoIntNet(nn.Module):
         Attention heads per layer.
     attention_dim : int, default=32
         Width of each head.
-    residual : bool, default=True
-        Projected residual connection in every layer.
-    attention_scaling : bool, default=False
-        Scaled dot-product attention.
-    layer_norm : bool, default=False
-        LayerNorm after every layer.
+    output_projection, residual, layer_norm, activation, projection_bias, attention_scaling
+        The form of every interacting layer; see :class:`InteractingLayer`.
+    field_bias : bool, default=False
+        Add a learned vector per field (a positional embedding) to every field embedding
+        before the first layer.
     linear_term : bool, default=False
-        Add a first-order term: one learned weight per table row, summed over fields.
+        Add a first-order term: one learned weight per table row (and output), summed over
+        fields. Its bias is the output layer's.
     mlp_hidden_units : tuple of int, default=()
-        Non-empty adds a plain MLP on the concatenated embeddings to the logits (AutoInt+).
+        Non-empty adds a plain MLP on the concatenated embeddings to the outputs (AutoInt+).
     dropout : float, default=0.0
         Dropout on attention weights and in the MLP branch.
     """
 
-    def __init__(self, n_rows, n_fields, n_outputs=1, *, embedding_dim=16, n_layers=3, n_heads=2,
-                 attention_dim=32, residual=True, attention_scaling=False, layer_norm=False,
-                 linear_term=False, mlp_hidden_units=(), dropout=0.0):
+    def __init__(self, table_rows, n_fields, n_outputs=1, *, embedding_dim=16, n_layers=3,
+                 n_heads=2, attention_dim=32, output_projection="none", residual="projected",
+                 layer_norm="none", activation="relu", projection_bias=False,
+                 attention_scaling=False, field_bias=False, linear_term=False,
+                 mlp_hidden_units=(), dropout=0.0):
         super().__init__()
-        self.embedding = FieldEmbedding(n_rows, embedding_dim)
+        self.embedding = FieldEmbedding(table_rows, embedding_dim)
+        self.field_bias = (nn.Parameter(torch.zeros(n_fields, embedding_dim)) if field_bias
+                           else None)
         layers, width = [], embedding_dim
         for _ in range(n_layers):
             layer = InteractingLayer(
-                width, attention_dim, n_heads, residual=residual,
-                attention_scaling=attention_scaling, layer_norm=layer_norm, dropout=dropout,
+                width, attention_dim, n_heads, n_fields=n_fields,
+                output_projection=output_projection, residual=residual, layer_norm=layer_norm,
+                activation=activation, projection_bias=projection_bias,
+                attention_scaling=attention_scaling, dropout=dropout,
             )
             layers.append(layer)
             width = layer.output_dim
         self.layers = nn.ModuleList(layers)
         self.output = nn.Linear(n_fields * width, n_outputs)
-        self.linear = FieldEmbedding(n_rows, n_outputs, init_std=0.0) if linear_term else None
+        self.linear = (FieldEmbedding(table_rows, n_outputs, init_std=0.0) if linear_term
+                       else None)
         self.mlp = (
             _mlp(n_fields * embedding_dim, mlp_hidden_units, n_outputs, dropout)
             if mlp_hidden_units
@@ -188,7 +286,7 @@ class AutoIntNet(nn.Module):
         )
 
     def forward(self, index, value, return_attention=False):
-        """Compute the logits.
+        """Compute the raw outputs (logits, or the standardised target).
 
         Parameters
         ----------
@@ -199,18 +297,20 @@ class AutoIntNet(nn.Module):
 
         Returns
         -------
-        logits : Tensor of shape (batch, n_outputs)
+        raw : Tensor of shape (batch, n_outputs)
         attention : list of Tensor of shape (batch, n_heads, n_fields, n_fields)
             Only when ``return_attention`` is true.
         """
         embedded = self.embedding(index, value)
+        if self.field_bias is not None:
+            embedded = embedded + self.field_bias
         x, attention = embedded, []
         for layer in self.layers:
             x, weights = layer(x)
             attention.append(weights)
-        logits = self.output(x.flatten(1))
+        raw = self.output(x.flatten(1))
         if self.linear is not None:
-            logits = logits + self.linear(index, value).sum(dim=1)
+            raw = raw + self.linear(index, value).sum(dim=1)
         if self.mlp is not None:
-            logits = logits + self.mlp(embedded.flatten(1))
-        return (logits, attention) if return_attention else logits
+            raw = raw + self.mlp(embedded.flatten(1))
+        return (raw, attention) if return_attention else raw

@@ -1,18 +1,25 @@
-"""The training loop: batches sliced from tensors, Adam, early stopping, history.
+"""Training a network on encoded rows: tensors, the loop, early stopping, history, rollback.
 
-Data arrive as contiguous tensors built once per fit; every epoch draws one permutation and
-slices batches from it, so there is no per-sample Python work and no DataLoader.
+:func:`fit_network` is what an estimator calls: it turns the encoded arrays into tensors on
+the device, builds the network (or continues a warm one), trains it in a random-number
+context of its own and puts the previous weights back when training diverges. :func:`train`
+is the loop: data arrive as contiguous tensors built once per fit; every epoch draws one
+permutation and slices batches from it, so there is no per-sample Python work and no
+DataLoader. What a raw output means (the loss, its inverse link, the validation score) comes
+from a loss object of :mod:`skautoint._losses`.
 """
 
 import copy
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
 
+import numpy as np
 import torch
-from torch.nn import functional as F
 
 from ._distributed import LOCAL, wrap_order
+from ._network import AutoIntNet
 from ._optim import NetworkOptimizer, resolve_embedding_update
 from .exceptions import TrainingDivergedError
 
@@ -22,8 +29,10 @@ __all__ = [
     "TrainingResult",
     "auto_batch_size",
     "auto_learning_rate",
+    "fit_network",
     "predict_attention",
-    "predict_logits",
+    "predict_raw",
+    "to_tensor_data",
     "train",
 ]
 
@@ -95,27 +104,31 @@ class TrainingConfig:
 
 @dataclass
 class TrainingResult:
-    """What :func:`train` reports back to the estimator."""
+    """What :func:`train` (and :func:`fit_network`) report back to the estimator."""
 
     history: list
     best_epoch: int
     optimizer: NetworkOptimizer
     interrupted: bool = False
+    module: torch.nn.Module = None
 
 
-def per_sample_loss(logits, target):
-    """Log-loss of every row: sigmoid for one output, softmax for several."""
-    if logits.shape[1] == 1:
-        return F.binary_cross_entropy_with_logits(logits[:, 0], target.float(), reduction="none")
-    return F.cross_entropy(logits, target, reduction="none")
+def to_tensor_data(index, value, target=None, weight=None, *, device="cpu",
+                   target_dtype=torch.int64):
+    """Encoded NumPy arrays as :class:`TensorData` on ``device`` (targets, weights optional)."""
+    return TensorData(
+        index=torch.as_tensor(index, device=device),  # int32 from FieldSpec.to_arrays
+        value=torch.as_tensor(value, dtype=torch.float32, device=device),
+        target=None if target is None else torch.as_tensor(target, device=device).to(
+            target_dtype),
+        weight=None if weight is None else torch.as_tensor(weight, dtype=torch.float32,
+                                                           device=device),
+    )
 
 
-def _predicted_class(logits):
-    return (logits[:, 0] > 0).long() if logits.shape[1] == 1 else logits.argmax(dim=1)
-
-
-def predict_logits(module, data, batch_size=PREDICT_BATCH_SIZE):
-    """Logits for every row, computed in eval mode without autograd.
+def predict_raw(module, data, batch_size=PREDICT_BATCH_SIZE):
+    """Raw outputs (logits, or the standardised target) for every row, in eval mode without
+    autograd.
 
     When a batch does not fit in GPU memory, the batch size is halved and the batch retried.
 
@@ -201,19 +214,19 @@ def _out_of_memory_error(exc, doing):
     )
 
 
-def _evaluate(module, data, group=LOCAL):
-    """Weighted log-loss and accuracy over the validation rows of every process."""
-    sums = torch.zeros(3, device=data.index.device)
-    if len(data):
-        logits = predict_logits(module, data)
-        correct = (_predicted_class(logits) == data.target).float()
-        sums = torch.stack([(per_sample_loss(logits, data.target) * data.weight).sum(),
-                            data.weight.sum(), (correct * data.weight).sum()])
-    loss_sum, weight_sum, correct_sum = group.sum(sums).tolist()
-    return loss_sum / weight_sum, correct_sum / weight_sum
+def _evaluate(module, data, loss, group=LOCAL):
+    """Weighted mean loss and the loss's validation score over the validation rows of every
+    process."""
+    raw = predict_raw(module, data)
+    statistics = torch.cat([
+        torch.stack([(loss.per_sample(raw, data.target) * data.weight).sum(), data.weight.sum()]),
+        loss.score_statistics(raw, data.target, data.weight),
+    ]).double()
+    statistics = group.sum(statistics).cpu()
+    return float(statistics[0] / statistics[1]), loss.score_from(statistics[2:])
 
 
-def train(module, train_data, config, *, generator, validation_data=None, optimizer=None,
+def train(module, train_data, config, *, loss, generator, validation_data=None, optimizer=None,
           first_epoch=1, group=LOCAL):
     """Train ``module`` in place; with validation data, stop early and restore the best epoch.
 
@@ -226,6 +239,8 @@ def train(module, train_data, config, *, generator, validation_data=None, optimi
         The network, already on its device.
     train_data : TensorData
         Training rows, with targets and weights (weights average to 1).
+    loss : Loss
+        What the raw outputs mean: the per-sample loss and the validation score.
     config : TrainingConfig
         Learning rate, batch size, epochs and early-stopping settings.
     generator : torch.Generator
@@ -245,8 +260,9 @@ def train(module, train_data, config, *, generator, validation_data=None, optimi
     -------
     result : TrainingResult
         ``history`` (one record per epoch: ``epoch``, ``train_loss``, ``valid_loss``,
-        ``valid_score`` (accuracy), ``seconds`` and ``best``), ``best_epoch`` (the epoch whose
-        weights the module holds; 0 when interrupted before one completed), the
+        ``valid_score`` (the loss's score: accuracy, R²...), ``seconds`` and ``best``),
+        ``best_epoch`` (the epoch whose weights the module holds; 0 when interrupted before
+        one completed), the
         ``optimizer`` to continue with, and whether training was ``interrupted``.
 
     Raises
@@ -269,12 +285,12 @@ def train(module, train_data, config, *, generator, validation_data=None, optimi
     try:
         for epoch in range(first_epoch, first_epoch + config.max_epochs):
             start = time.perf_counter()
-            train_loss = _run_epoch(module, train_data, optimizer, config.batch_size, generator,
-                                    epoch, progress=config.verbose >= 2, group=group)
+            train_loss = _run_epoch(module, train_data, optimizer, loss, config.batch_size,
+                                    generator, epoch, progress=config.verbose >= 2, group=group)
             record = {"epoch": epoch, "train_loss": train_loss}
             if validation_data is not None:
-                record["valid_loss"], record["valid_score"] = _evaluate(module, validation_data,
-                                                                        group)
+                record["valid_loss"], record["valid_score"] = _evaluate(
+                    module, validation_data, loss, group)
             record["seconds"] = time.perf_counter() - start
             monitored = record.get("valid_loss", record["train_loss"])
             if monitored < best_loss - config.tol:
@@ -286,7 +302,7 @@ def train(module, train_data, config, *, generator, validation_data=None, optimi
             record["best"] = best_epoch == epoch
             history.append(record)
             if config.verbose:
-                _print_record(record, header=epoch == first_epoch)
+                _print_record(record, loss.score_name, header=epoch == first_epoch)
             if validation_data is not None and epochs_without_gain >= config.n_iter_no_change:
                 break
     except KeyboardInterrupt:
@@ -298,7 +314,7 @@ def train(module, train_data, config, *, generator, validation_data=None, optimi
     return TrainingResult(history, best_epoch, optimizer, interrupted)
 
 
-def _run_epoch(module, data, optimizer, batch_size, generator, epoch, progress=False,
+def _run_epoch(module, data, optimizer, loss, batch_size, generator, epoch, progress=False,
                group=LOCAL):
     """One pass over ``data`` in a random order; returns the mean weighted training loss
     (over every process's rows).
@@ -323,8 +339,8 @@ def _run_epoch(module, data, optimizer, batch_size, generator, epoch, progress=F
         index = data.index[batch]
         try:
             with optimizer.batch(index):
-                logits = module(index, data.value[batch])
-                losses = per_sample_loss(logits, data.target[batch]) * data.weight[batch]
+                raw = module(index, data.value[batch])
+                losses = loss.per_sample(raw, data.target[batch]) * data.weight[batch]
                 optimizer.zero_grad()
                 losses.mean().backward()
                 optimizer.step()
@@ -345,16 +361,136 @@ def _check_finite(loss_sum, epoch):
 
 
 _COLUMNS = [("epoch", "{:>5}", "epoch"), ("train_loss", "{:>10.5f}", "train_loss"),
-            ("valid_loss", "{:>10.5f}", "valid_loss"), ("valid_score", "{:>9.4f}", "valid_acc"),
+            ("valid_loss", "{:>10.5f}", "valid_loss"), ("valid_score", "{:>9.4f}", "valid_{}"),
             ("seconds", "{:>7.2f}", "seconds")]
 
 
-def _print_record(record, header=False):
+def _print_record(record, score_name, header=False):
     """One line per epoch under a header, the best epoch so far marked with ``*``."""
-    columns = [(key, fmt, title) for key, fmt, title in _COLUMNS if key in record]
+    columns = [(key, fmt, title.format(score_name)) for key, fmt, title in _COLUMNS
+               if key in record]
     if header:
         widths = [len(fmt.format(record[key])) for key, fmt, _ in columns]
         print("  ".join(f"{title:>{w}}" for (_, _, title), w in zip(columns, widths,
                                                                      strict=True)))
     line = "  ".join(fmt.format(record[key]) for key, fmt, _ in columns)
     print(line + ("  *" if record["best"] else ""), flush=True)
+
+
+def fit_network(*, module_params, index, value, target, sample_weight, train_rows, loss,
+                config, seed, device, validation=None, warm=None, first_epoch=1, group=LOCAL):
+    """Train a new network, or continue ``warm``, on encoded rows.
+
+    Parameters
+    ----------
+    module_params : dict
+        Keyword arguments of :class:`~skautoint._network.AutoIntNet` for a new network.
+    index, value : ndarray of shape (n_rows, n_fields)
+        The encoded rows (:meth:`FieldSpec.to_arrays`); training takes ``train_rows`` of
+        them by position, without a copy.
+    target : ndarray of shape (n_rows,)
+        The encoded target (class positions, or the standardised target).
+    sample_weight : ndarray of shape (n_rows,)
+        Row weights, rescaled here to a mean of 1 over the training rows of every process.
+    train_rows : ndarray of int
+        Positions of the training rows.
+    loss : Loss
+        The loss object.
+    config : TrainingConfig
+        Learning rate, batch size, epochs and early-stopping settings.
+    seed : int
+        Seeds the network's initialisation, dropout (in a random context of its own: the
+        global torch state is left as it was) and the batch order.
+    device : str
+        Where the network trains.
+    validation : tuple of ndarray, default=None
+        ``(index, value, target, weight)`` of the rows scored after every epoch.
+    warm : tuple, default=None
+        ``(module, optimizer)`` of a previous fit to continue (the optimizer may be None);
+        a new network otherwise.
+    first_epoch : int, default=1
+        Number of the first epoch.
+    group : LocalGroup or ProcessGroup, default=LOCAL
+        The processes training together.
+
+    Returns
+    -------
+    result : TrainingResult
+        As :func:`train` returns it, with the trained ``module`` (in eval mode).
+
+    Raises
+    ------
+    TrainingDivergedError
+        When the training loss becomes NaN or infinite; a warm network gets its previous
+        weights back.
+    ValueError
+        When a process has no training rows or the training weights sum to zero.
+    """
+    weight = _normalised_weights(sample_weight, train_rows, group)
+    try:
+        # All rows, the training ones picked by position: no second copy of the data.
+        train_data = to_tensor_data(index, value, target, weight, device=device,
+                                    target_dtype=loss.target_dtype)
+        if len(train_rows) < len(target):
+            train_data.rows = torch.as_tensor(train_rows)
+        validation_data = (to_tensor_data(*validation, device=device,
+                                          target_dtype=loss.target_dtype)
+                           if validation is not None else None)
+    except torch.cuda.OutOfMemoryError as exc:
+        raise torch.cuda.OutOfMemoryError(
+            f"The encoded training data ({len(target)} rows x {index.shape[1]} fields) does "
+            f"not fit in GPU memory ({exc}); train with device='cpu'."
+        ) from exc
+    if group.rank != 0:
+        config = dataclasses.replace(config, verbose=0)  # one process reports
+
+    devices = [torch.cuda.current_device()] if str(device).startswith("cuda") else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(int(seed))
+        if warm is None:
+            module, optimizer = _new_network(module_params, train_data, group).to(device), None
+        else:
+            module, optimizer = warm
+        group.copy_parameters(module)  # every process starts from process 0's
+        before = ({k: v.detach().clone() for k, v in module.state_dict().items()}
+                  if warm is not None else None)
+        generator = torch.Generator().manual_seed(int(seed) + group.rank)
+        try:
+            result = train(module, train_data, config, loss=loss, generator=generator,
+                           validation_data=validation_data, optimizer=optimizer,
+                           first_epoch=first_epoch, group=group)
+        except TrainingDivergedError:
+            if before is not None:  # back to the model of the previous fit
+                module.load_state_dict(before)
+                module.eval()
+            raise
+    result.module = module.eval()
+    return result
+
+
+def _normalised_weights(sample_weight, train_rows, group):
+    """``sample_weight`` over the mean weight of every process's training rows."""
+    if group.min(len(train_rows)) == 0:  # checked in every process, so all stop
+        raise ValueError(f"Process {group.rank}'s share of the training rows is empty; "
+                         "every process of a distributed fit needs training rows.")
+    train_weight = sample_weight[train_rows]
+    weight_sum, n_weights = group.sum(
+        torch.tensor([train_weight.sum(), len(train_weight)], dtype=torch.float64)
+    ).tolist()
+    if not weight_sum > 0:
+        raise ValueError("The sample weights of the training rows sum to zero.")
+    return np.asarray(sample_weight) / (weight_sum / n_weights)
+
+
+def _new_network(module_params, train_data, group=LOCAL):
+    """A new AutoIntNet whose table rows no training row uses (unseen-level codes, empty
+    buckets) start at zero: "no information" is a better prior for them than random noise."""
+    module = AutoIntNet(**module_params)
+    used = torch.zeros(module.embedding.weight.shape[0], dtype=torch.bool)
+    rows = train_data.rows if train_data.rows is not None else torch.arange(len(train_data))
+    for chunk in rows.split(2**16):
+        used[train_data.index[chunk.to(train_data.index.device)].flatten().cpu()] = True
+    used = group.any(used)  # rows of any process's data
+    with torch.no_grad():
+        module.embedding.weight[~used] = 0.0
+    return module

@@ -8,7 +8,7 @@ plots, ``display.plot(ax=...)`` re-plots, and the matplotlib objects are kept as
 import numpy as np
 import pandas as pd
 
-from ._estimators import final_classifier
+from ._estimators import final_estimator
 
 __all__ = ["AttentionMapDisplay", "TrainingCurveDisplay", "rank_field_pairs"]
 
@@ -33,7 +33,7 @@ def rank_field_pairs(attention, *, layer=None, head=None):
     Parameters
     ----------
     attention : Bunch
-        The output of ``AutoIntClassifier.attention_weights`` (its ``mean`` and
+        The output of an estimator's ``attention_weights`` (its ``mean`` and
         ``field_names`` are used).
     layer : int or None, default=None
         Interacting layer; ``None`` averages the layers. Single layers are noisier: with one
@@ -112,7 +112,7 @@ class AttentionMapDisplay:
 
         Parameters
         ----------
-        estimator : AutoIntClassifier or Pipeline ending in one
+        estimator : AutoIntClassifier, AutoIntRegressor or Pipeline ending in one
             Fitted model with at least one interacting layer.
         X : DataFrame or array-like of shape (n_samples, n_features)
             Rows to explain, as the estimator takes them.
@@ -135,7 +135,7 @@ class AttentionMapDisplay:
             The plotted display.
         """
         _require_matplotlib(f"{cls.__name__}.from_estimator")
-        model, X = final_classifier(estimator, X)
+        model, X = final_estimator(estimator, X)
         if row is not None:
             X = X.iloc[[row]] if hasattr(X, "iloc") else np.asarray(X)[[row]]
         attention = model.attention_weights(X, per_row=False)
@@ -215,7 +215,7 @@ class TrainingCurveDisplay:
 
         Parameters
         ----------
-        estimator : AutoIntClassifier or Pipeline ending in one
+        estimator : AutoIntClassifier, AutoIntRegressor or Pipeline ending in one
             Fitted model.
         ax : matplotlib Axes, default=None
             Where to plot; a new figure when ``None``.
@@ -226,7 +226,7 @@ class TrainingCurveDisplay:
             The plotted display.
         """
         _require_matplotlib(f"{cls.__name__}.from_estimator")
-        model, _ = final_classifier(estimator, None)
+        model, _ = final_estimator(estimator, None)
         return cls(model.history_).plot(ax=ax)
 
     def plot(self, ax=None):

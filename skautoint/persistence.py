@@ -17,7 +17,7 @@ from pathlib import Path
 
 import joblib
 
-from . import __version__
+from ._version import __version__
 
 __all__ = ["SKOPS_TRUSTED_TYPES", "load", "save"]
 
@@ -26,12 +26,17 @@ __all__ = ["SKOPS_TRUSTED_TYPES", "load", "save"]
 #: NumPy arrays and the torch module is rebuilt on load, so no torch object is in the file.
 SKOPS_TRUSTED_TYPES = [
     "skautoint._estimators.AutoIntClassifier",
-    "skautoint._fields.CategoricalFieldEncoder",
-    "skautoint._fields.FieldBucketizer",
-    "skautoint._fields.FieldScaler",
-    "skautoint._fields.FieldSelector",
-    "skautoint._fields.FieldSpec",
-    "skautoint._fields.FieldTransformer",
+    "skautoint._estimators.AutoIntRegressor",
+    "skautoint._fields._categorical.CategoricalFieldEncoder",
+    "skautoint._fields._kinds.FieldSelector",
+    "skautoint._fields._numeric.FieldBucketizer",
+    "skautoint._fields._numeric.FieldScaler",
+    "skautoint._fields._spec.FieldSpec",
+    "skautoint._fields._transformer.FieldTransformer",
+    "skautoint._fields._transformer._FieldColumnTransformer",
+    *(f"skautoint._losses.{name}" for name in (
+        "AbsoluteError", "BinaryLogLoss", "GammaDeviance", "HuberLoss", "MultinomialLogLoss",
+        "PinballLoss", "PoissonDeviance", "SquaredError")),
 ]
 
 MAGIC = b"SKAUTOINT-MODEL\n"

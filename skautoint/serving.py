@@ -1,11 +1,13 @@
 """Export a fitted model's network to ONNX for serving without PyTorch.
 
 The graph takes the two arrays the field encoding produces (``index`` as int64, ``value``:
-float32, both of shape ``(n_rows, n_fields)``) and returns the class probabilities in the
-order of ``classes_``. The field encoding itself (hash lookups of arbitrary Python levels,
-quantile buckets, robust scaling) stays in Python: :func:`onnx_inputs` runs it, and with it
-any Pipeline steps before the classifier. Needs the ``onnx`` extra (``onnx``, ``onnxscript``;
-``onnxruntime`` to run the graph).
+float32, both of shape ``(n_rows, n_fields)``) and returns what ``predict_proba`` returns for
+a classifier (the class probabilities in the order of ``classes_``) or what ``predict``
+returns for a regressor: the network followed by the inverse link of the estimator's loss
+object, the same code that serves ``predict``. The field encoding itself (hash lookups of
+arbitrary Python levels, quantile buckets, robust scaling) stays in Python:
+:func:`onnx_inputs` runs it, and with it any Pipeline steps before the estimator. Needs the
+``onnx`` extra (``onnx``, ``onnxscript``; ``onnxruntime`` to run the graph).
 """
 
 import logging
@@ -14,27 +16,29 @@ import warnings
 import numpy as np
 import torch
 
-from ._estimators import final_classifier
+from ._estimators import AutoIntClassifier, final_estimator
 
-__all__ = ["onnx_inputs", "to_onnx"]
+__all__ = ["onnx_inputs", "output_name", "to_onnx"]
 
 INPUT_NAMES = ("index", "value")
-OUTPUT_NAME = "probabilities"
 
+class _Predictions(torch.nn.Module):
+    """The network followed by its loss's inverse link (probabilities, or predictions)."""
 
-class _Probabilities(torch.nn.Module):
-    """The network followed by the sigmoid (binary) or softmax (multiclass) of predict_proba."""
-
-    def __init__(self, network):
+    def __init__(self, network, loss):
         super().__init__()
         self.network = network
+        self.loss = loss
 
     def forward(self, index, value):
-        logits = self.network(index, value)
-        if logits.shape[1] == 1:
-            positive = torch.sigmoid(logits)
-            return torch.cat([1.0 - positive, positive], dim=1)
-        return torch.softmax(logits, dim=1)
+        return self.loss.inverse_link(self.network(index, value))
+
+
+def output_name(model):
+    """Name of the exported graph's output: ``"probabilities"`` for a classifier,
+    ``"predictions"`` for a regressor."""
+    estimator, _ = final_estimator(model, None)
+    return "probabilities" if isinstance(estimator, AutoIntClassifier) else "predictions"
 
 
 def onnx_inputs(model, X):
@@ -42,10 +46,10 @@ def onnx_inputs(model, X):
 
     Parameters
     ----------
-    model : AutoIntClassifier or Pipeline ending in one
+    model : AutoIntClassifier, AutoIntRegressor or Pipeline ending in one
         The fitted model that was exported.
     X : DataFrame or array-like of shape (n_samples, n_features)
-        Rows as ``model.predict_proba`` takes them.
+        Rows as ``model.predict`` takes them.
 
     Returns
     -------
@@ -53,22 +57,22 @@ def onnx_inputs(model, X):
         ``{"index": int64 array, "value": float32 array}``, both of shape
         ``(n_samples, n_fields)``, ready for ``onnxruntime.InferenceSession.run``.
     """
-    classifier, X = final_classifier(model, X)
-    index, value = classifier._encode_for_inference(X)
+    estimator, X = final_estimator(model, X)
+    index, value = estimator._encode_for_inference(X)
     return {"index": np.ascontiguousarray(index, dtype=np.int64),
             "value": np.ascontiguousarray(value, dtype=np.float32)}
 
 
 def to_onnx(model, X_sample, *, opset_version=None):
-    """Export the network of a fitted model, with its output probabilities, to ONNX.
+    """Export the network of a fitted model, with its probabilities or predictions, to ONNX.
 
     Parameters
     ----------
-    model : AutoIntClassifier or Pipeline ending in one
+    model : AutoIntClassifier, AutoIntRegressor or Pipeline ending in one
         The fitted model.
     X_sample : DataFrame or array-like
-        A few rows as ``model.predict_proba`` takes them, to trace the graph; the exported
-        graph accepts any number of rows.
+        A few rows as ``model.predict`` takes them, to trace the graph; the exported graph
+        accepts any number of rows.
     opset_version : int or None, default=None
         ONNX opset; ``None`` takes the exporter's default.
 
@@ -76,7 +80,9 @@ def to_onnx(model, X_sample, *, opset_version=None):
     -------
     model_proto : onnx.ModelProto
         Inputs ``index`` (int64) and ``value`` (float32) of shape ``(n_rows, n_fields)``;
-        output ``probabilities`` (float32) of shape ``(n_rows, n_classes)``. Save it with
+        output (float32) ``probabilities`` of shape ``(n_rows, n_classes)`` for a
+        classifier, ``predictions`` of shape ``(n_rows,)`` for a regressor
+        (:func:`output_name`). Save it with
         ``onnx.save(model_proto, path)``; feed it with :func:`onnx_inputs`.
 
     Examples
@@ -93,9 +99,9 @@ def to_onnx(model, X_sample, *, opset_version=None):
     >>> bool(abs(proba - clf.predict_proba(X[:5])).max() < 1e-5)
     True
     """
-    classifier, _ = final_classifier(model, None)
+    estimator, _ = final_estimator(model, None)
     inputs = onnx_inputs(model, X_sample)
-    network = _Probabilities(classifier.module_).to("cpu").eval()
+    network = _Predictions(estimator.module_, estimator._loss).to("cpu").eval()
     rows = torch.export.Dim("rows")
     args = tuple(torch.from_numpy(inputs[name]) for name in INPUT_NAMES)
     loggers = [logging.getLogger(name) for name in ("torch.onnx", "torch.export")]
@@ -106,12 +112,12 @@ def to_onnx(model, X_sample, *, opset_version=None):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # deprecation notes from inside the exporter
             program = torch.onnx.export(
-                network, args, input_names=list(INPUT_NAMES), output_names=[OUTPUT_NAME],
+                network, args, input_names=list(INPUT_NAMES), output_names=[output_name(model)],
                 dynamic_shapes={"index": {0: rows}, "value": {0: rows}},
                 opset_version=opset_version, dynamo=True, verbose=False,
             )
     finally:
         for logger, level in zip(loggers, levels, strict=True):
             logger.setLevel(level)
-        network.network.to(next(classifier.module_.parameters()).device)
+        network.network.to(next(estimator.module_.parameters()).device)
     return program.model_proto

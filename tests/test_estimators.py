@@ -125,7 +125,7 @@ def test_grid_search_over_preprocessing_and_network_then_joblib_in_a_fresh_proce
     X, y, X_test, _ = adult_small
     pipe = make_pipeline(make_field_transformer(), AutoIntClassifier(max_epochs=2,
                                                                      random_state=0))
-    grid = {"fieldtransformer__bucketize__n_bins": [8, 32], "autointclassifier__n_layers": [1, 2]}
+    grid = {"fieldtransformer__n_bins": [8, 32], "autointclassifier__n_layers": [1, 2]}
     search = GridSearchCV(pipe, grid, cv=2, scoring="roc_auc", n_jobs=2).fit(X, y)
     assert len(search.cv_results_["params"]) == 4
     model = search.best_estimator_
@@ -205,8 +205,9 @@ def test_invalid_parameters_are_rejected_by_name(adult_small, params, name):
 
 def test_variants_train_and_predict(adult_small):
     X, y, X_test, _ = adult_small
-    for params in [{"attention_scaling": True, "layer_norm": True}, {"linear_term": True},
-                   {"mlp_hidden_units": (32, 16), "dropout": 0.1}, {"residual": False}]:
+    for params in [{"attention_scaling": True, "layer_norm": "after_activation"},
+                   {"linear_term": True}, {"mlp_hidden_units": (32, 16), "dropout": 0.1},
+                   {"residual": "none"}]:
         clf = AutoIntClassifier(**QUICK, **params).fit(X, y)
         assert clf.score(X_test, clf.predict(X_test)) == 1.0
         assert clf.score(X, y) > 0.75, params

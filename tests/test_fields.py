@@ -1,11 +1,22 @@
 """Columns to fields: kind detection, reserved codes, scaling, bucketing and FieldSpec."""
 
+import pickle
+import warnings
+from pathlib import Path
+
+import joblib
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.utils._param_validation import InvalidParameterError
+from threadpoolctl import threadpool_limits
 
-from skautoint import make_field_transformer
+from skautoint import FieldTransformer, make_field_transformer
 from skautoint._fields import (
     MISSING_CODE,
     RARE_CODE,
@@ -47,7 +58,7 @@ def test_kinds_from_dtype_and_from_the_user(mixed_frame):
         ({"categorical_features": ["nope"]}, "'nope'"),
         ({"categorical_features": [9]}, "index 9"),
         ({"categorical_features": [True, False]}, "6 entries"),
-        ({"continuous": "log"}, "`continuous`"),
+        ({"continuous": "log"}, "'continuous' parameter"),
         ({"continuous_overrides": {"age": "log"}}, "continuous_overrides"),
         ({"continuous_overrides": {"nope": "embed"}}, "'nope'"),
     ],
@@ -138,10 +149,10 @@ def test_auto_bucket_count_grows_with_rows():
     assert small.n_codes_[0] == 8 + 1 and large.n_codes_[0] == 128 + 1
 
 
-def test_field_transformer_is_a_column_transformer_in_input_order(mixed_frame):
+def test_field_transformer_keeps_input_column_order(mixed_frame):
     transformer = make_field_transformer(min_frequency=1, continuous_overrides={"age": "embed"})
-    assert isinstance(transformer, ColumnTransformer)
     fields = transformer.fit_transform(mixed_frame)
+    assert isinstance(transformer.column_transformer_, ColumnTransformer)
     assert list(fields.columns) == list(mixed_frame.columns)
     assert transformer.get_feature_names_out().tolist() == list(mixed_frame.columns)
     assert transformer.feature_names_in_.tolist() == list(mixed_frame.columns)
@@ -193,3 +204,157 @@ def test_field_spec_maps_out_of_range_codes_to_a_spare_row():
     wider = pd.DataFrame({"c": pd.Categorical.from_codes([0, 5, -1], categories=range(6))})
     index, _ = spec.to_arrays(wider)
     assert index[:, 0].tolist() == [0, 3, 3]
+
+
+# --------------------------------------------------------------------------------------------
+# The transformer's own parameters: grid search, clone, set_params, set_output
+# --------------------------------------------------------------------------------------------
+ADULT_CATEGORICAL = ["workclass", "education", "marital_status", "occupation", "relationship",
+                     "race", "sex", "native_country"]
+
+
+def test_grid_search_reaches_the_field_parameters(adult_small):
+    X, y, _, _ = adult_small
+    pipe = make_pipeline(make_field_transformer(),
+                         HistGradientBoostingClassifier(categorical_features="from_dtype",
+                                                        max_iter=10))
+    grid = [
+        {"fieldtransformer__continuous": ["embed", "bucketize"],
+         "fieldtransformer__n_bins": [8, 16], "fieldtransformer__min_frequency": [1, 3]},
+        {"fieldtransformer__categorical_features": ["from_dtype",
+                                                    [*ADULT_CATEGORICAL, "education_num"]]},
+    ]
+    # One OpenMP thread for the boosting: on a busy machine its spinning threads make the
+    # search a hundred times slower.
+    with threadpool_limits(limits=1, user_api="openmp"):
+        search = GridSearchCV(pipe, grid, cv=2, scoring="roc_auc").fit(X.iloc[:2000],
+                                                                       y.iloc[:2000])
+    assert len(search.cv_results_["params"]) == 8 + 2
+    best = search.best_estimator_[0]
+    for key, value in search.best_params_.items():
+        assert best.get_params()[key.removeprefix("fieldtransformer__")] == value
+    # The values reach the encoders of the refitted best pipeline.
+    encoders = best.column_transformer_.named_transformers_
+    assert encoders["bucketize"].n_bins == best.n_bins
+    assert encoders["categorical"].min_frequency == best.min_frequency
+    few = make_field_transformer(n_bins=8).fit(X.iloc[:2000])
+    bucketizer = few.column_transformer_.named_transformers_["bucketize"]
+    assert bucketizer.n_bins == 8 and max(bucketizer.n_codes_) <= 8 + 1
+
+
+def test_clone_keeps_the_parameters_and_the_pandas_output(mixed_frame):
+    transformer = clone(make_field_transformer(continuous="embed", n_bins=8, min_frequency=1))
+    params = transformer.get_params()
+    assert params == {"categorical_features": "from_dtype", "continuous": "embed",
+                      "continuous_overrides": None, "min_frequency": 1, "max_categories": None,
+                      "n_bins": 8}
+    fields = transformer.fit_transform(mixed_frame)
+    assert isinstance(fields, pd.DataFrame) and fields["visits"].dtype == np.float32
+    assert isinstance(fields["city"].dtype, pd.CategoricalDtype)
+
+
+def test_set_params_changes_the_field_kinds_at_the_next_fit(mixed_frame):
+    transformer = make_field_transformer(min_frequency=1).fit(mixed_frame)
+    assert set(FieldSpec.from_encoded(transformer.transform(mixed_frame)).kinds) == {"coded"}
+    transformer.set_params(continuous="embed", categorical_features=["city", "note"]).fit(
+        mixed_frame.drop(columns=["plan", "active"]))
+    fields = transformer.transform(mixed_frame.drop(columns=["plan", "active"]))
+    assert FieldSpec.from_encoded(fields).kinds == ("coded", "embed", "embed", "coded")
+
+
+def test_set_output_reaches_the_fitted_encoders_and_survives_clone(mixed_frame):
+    transformer = make_field_transformer(continuous="embed", min_frequency=1).fit(mixed_frame)
+    frame = transformer.transform(mixed_frame)
+    array = transformer.set_output(transform="default").transform(mixed_frame)
+    assert isinstance(array, np.ndarray) and array.shape == frame.shape
+    np.testing.assert_array_equal(array[:, 0], frame["city"].to_numpy(dtype=np.int64))
+    assert isinstance(clone(transformer).fit_transform(mixed_frame), np.ndarray)
+    pipe = make_pipeline(make_field_transformer(continuous="embed")).set_output(
+        transform="default")
+    assert isinstance(clone(pipe).fit_transform(mixed_frame), np.ndarray)
+    assert isinstance(pipe.set_output(transform="pandas").fit_transform(mixed_frame),
+                      pd.DataFrame)
+    # Built directly, the transformer follows scikit-learn's default (NumPy) output.
+    assert isinstance(FieldTransformer().fit_transform(mixed_frame), np.ndarray)
+
+
+@pytest.mark.parametrize(
+    ("param", "value"),
+    [
+        ("continuous", "log"),
+        ("min_frequency", 0),
+        ("min_frequency", 1.5),
+        ("max_categories", 0),
+        ("n_bins", 1),
+        ("n_bins", "many"),
+        ("categorical_features", "all"),
+        ("continuous_overrides", ["age"]),
+    ],
+)
+def test_bad_parameter_values_raise_naming_the_parameter(mixed_frame, param, value):
+    transformer = make_field_transformer(**{param: value})
+    with pytest.raises(InvalidParameterError, match=f"The '{param}' parameter of FieldTransformer"):
+        transformer.fit(mixed_frame)
+    assert not hasattr(transformer, "column_transformer_")
+
+
+def test_a_failed_fit_leaves_the_fitted_transformer_as_it_was(mixed_frame):
+    transformer = make_field_transformer(min_frequency=1).fit(mixed_frame)
+    before = transformer.transform(mixed_frame)
+    dated = pd.DataFrame({"when": pd.date_range("2024-01-01", periods=3), "x": [1, 2, 3]})
+    with pytest.raises(TypeError, match="'when'"):
+        transformer.fit(dated)
+    assert transformer.feature_names_in_.tolist() == list(mixed_frame.columns)
+    pd.testing.assert_frame_equal(transformer.transform(mixed_frame), before)
+
+
+# --------------------------------------------------------------------------------------------
+# Transformers saved by skautoint 0.1.0, when FieldTransformer was a ColumnTransformer
+# --------------------------------------------------------------------------------------------
+DATA = Path(__file__).parent / "data"
+FORMAT1_FIELD_TRANSFORMERS = {
+    "default": ("adult_field_transformer_format1.joblib", "adult_fields_format1.npz",
+                dict(categorical_features="from_dtype", continuous="bucketize",
+                     continuous_overrides=None, min_frequency=2, max_categories=None,
+                     n_bins="auto")),
+    "embed": ("adult_field_transformer_embed_format1.joblib", "adult_fields_embed_format1.npz",
+              dict(categorical_features=[*ADULT_CATEGORICAL[:2], "education_num",
+                                         *ADULT_CATEGORICAL[2:]],
+                   continuous="embed", continuous_overrides={"age": "bucketize"},
+                   min_frequency=5, max_categories=12, n_bins=8)),
+}
+
+
+def _saved_fields(path):
+    """The frame that ``make_fields_format1.py`` saved as plain arrays."""
+    saved = np.load(path)
+    columns = {
+        name: pd.Categorical.from_codes(saved["codes"][:, j],
+                                        categories=pd.RangeIndex(saved["n_categories"][j]))
+        if saved["coded"][j] else saved["values"][:, j]
+        for j, name in enumerate(saved["columns"].tolist())
+    }
+    return pd.DataFrame(columns)
+
+
+@pytest.mark.parametrize("name", FORMAT1_FIELD_TRANSFORMERS)
+def test_a_field_transformer_saved_by_0_1_0_loads_with_its_parameters(adult, name):
+    X = adult[0]
+    model_file, fields_file, params = FORMAT1_FIELD_TRANSFORMERS[name]
+    old = joblib.load(DATA / model_file)
+    expected = _saved_fields(DATA / fields_file)
+    assert isinstance(old, FieldTransformer) and old.get_params() == params
+    assert isinstance(old.column_transformer_, ColumnTransformer)
+    assert old.n_features_in_ == X.shape[1]
+    assert old.feature_names_in_.tolist() == list(X.columns)
+    assert old.get_feature_names_out().tolist() == list(expected.columns) == list(X.columns)
+    pd.testing.assert_frame_equal(old.transform(X.iloc[:200]), expected, check_exact=True)
+    # The recovered parameters are the ones it was made with: refitting reproduces it.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # max_categories merges levels, with a warning
+        refitted = clone(old).fit(X.iloc[:2000])
+    pd.testing.assert_frame_equal(refitted.transform(X.iloc[:200]), expected, check_exact=True)
+    # Saved again, it is saved in the new layout and loads as it was.
+    again = pickle.loads(pickle.dumps(old))
+    assert "transformers" not in vars(again) and again.get_params() == params
+    pd.testing.assert_frame_equal(again.transform(X.iloc[:200]), expected, check_exact=True)

@@ -138,7 +138,7 @@ def test_verbose_levels_print_nothing_a_table_or_a_table_and_progress_bars(adult
     clf = AutoIntClassifier(max_epochs=3, random_state=0, verbose=1).fit(X[:500], y[:500])
     out, err = capfd.readouterr()
     lines = out.splitlines()
-    assert lines[0].split() == ["epoch", "train_loss", "valid_loss", "valid_acc", "seconds"]
+    assert lines[0].split() == ["epoch", "train_loss", "valid_loss", "valid_accuracy", "seconds"]
     assert len(lines) == 1 + clf.n_iter_ and err == ""
     for line, record in zip(lines[1:], clf.history_, strict=True):
         assert int(line.split()[0]) == record["epoch"]

@@ -81,7 +81,7 @@ def test_a_fitted_field_transformer_survives_clone_only_when_frozen(adult):
     unfitted = make_field_transformer(n_bins=8)
     clf = AutoIntClassifier(**PARAMS, max_epochs=1, field_transformer=unfitted).fit(
         X.iloc[:300], y.iloc[:300])
-    assert clf.field_transformer_ is not unfitted and not hasattr(unfitted, "transformers_")
+    assert clf.field_transformer_ is not unfitted and not hasattr(unfitted, "column_transformer_")
 
 
 def test_dask_ml_incremental_trains_one_partition_per_partial_fit_call(adult):

@@ -14,7 +14,7 @@ from sklearn.pipeline import make_pipeline
 
 import skautoint
 from skautoint import AutoIntClassifier, make_field_transformer, persistence
-from skautoint import _estimators as estimators_module
+from skautoint import _base as base_module
 from skautoint.exceptions import InconsistentVersionWarning
 
 SMALL = dict(max_epochs=2, random_state=0)
@@ -22,8 +22,8 @@ SMALL = dict(max_epochs=2, random_state=0)
 CONFIGS = {
     "default": lambda: AutoIntClassifier(**SMALL),
     "paper-embed-scaled-layernorm": lambda: AutoIntClassifier(
-        continuous="embed", attention_scaling=True, layer_norm=True, **SMALL),
-    "linear-term-no-residual": lambda: AutoIntClassifier(linear_term=True, residual=False,
+        continuous="embed", attention_scaling=True, layer_norm="after_activation", **SMALL),
+    "linear-term-no-residual": lambda: AutoIntClassifier(linear_term=True, residual="none",
                                                          **SMALL),
     "autoint-plus": lambda: AutoIntClassifier(mlp_hidden_units=(32, 16), dropout=0.1, **SMALL),
     "multiclass": lambda: AutoIntClassifier(**SMALL),
@@ -85,16 +85,16 @@ def test_multiclass_model_knows_its_six_classes(fitted_models):
 def test_state_holds_the_version_and_only_plain_arrays(fitted_models):
     state = fitted_models["default"].__getstate__()
     assert state["_skautoint_version"] == skautoint.__version__
-    assert state["_skautoint_state_format"] == estimators_module.STATE_FORMAT
+    assert state["_skautoint_state_format"] == base_module.STATE_FORMAT
     assert all(isinstance(v, np.ndarray) for v in state["module_state_"].values())
 
 
 def _dumped_with(monkeypatch, model, *, version=None, state_format=None):
     with monkeypatch.context() as patch:
         if version is not None:
-            patch.setattr(estimators_module, "__version__", version)
+            patch.setattr(base_module, "__version__", version)
         if state_format is not None:
-            patch.setattr(estimators_module, "STATE_FORMAT", state_format)
+            patch.setattr(base_module, "STATE_FORMAT", state_format)
         return pickle.dumps(model)
 
 
@@ -115,8 +115,9 @@ def test_model_from_a_newer_version_warns(fitted_models, monkeypatch):
 
 
 def test_unreadable_state_format_fails_with_a_version_message(fitted_models, monkeypatch):
-    blob = _dumped_with(monkeypatch, fitted_models["default"], version="3.0.0", state_format=2)
-    with pytest.raises(ValueError, match=r"saved by skautoint 3.0.0 in state format 2, which "
+    blob = _dumped_with(monkeypatch, fitted_models["default"], version="3.0.0",
+                        state_format=base_module.STATE_FORMAT + 1)
+    with pytest.raises(ValueError, match=r"saved by skautoint 3.0.0 in state format \d+, which "
                                          r"skautoint .* cannot read"):
         pickle.loads(blob)
 

@@ -42,10 +42,10 @@ def test_divergence_in_a_warm_start_puts_back_the_previous_model(adult_small):
 def _interrupt_epoch(monkeypatch, epoch_to_interrupt):
     real = _training._run_epoch
 
-    def run_epoch(module, data, optimizer, batch_size, generator, epoch, **options):
+    def run_epoch(module, data, optimizer, loss, batch_size, generator, epoch, **options):
         if epoch == epoch_to_interrupt:
             raise KeyboardInterrupt
-        return real(module, data, optimizer, batch_size, generator, epoch, **options)
+        return real(module, data, optimizer, loss, batch_size, generator, epoch, **options)
 
     monkeypatch.setattr(_training, "_run_epoch", run_epoch)
 

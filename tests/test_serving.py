@@ -21,7 +21,8 @@ def _session(proto):
 
 
 @pytest.mark.parametrize("params", [{}, {"continuous": "embed", "linear_term": True,
-                                         "mlp_hidden_units": (32,), "layer_norm": True}])
+                                         "mlp_hidden_units": (32,),
+                                          "layer_norm": "after_activation"}])
 def test_onnx_probabilities_match_predict_proba_on_adult(adult_small, params):
     X, y, X_test, _ = adult_small
     clf = AutoIntClassifier(**SMALL, **params).fit(X, y)

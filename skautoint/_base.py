@@ -1,0 +1,656 @@
+"""The shared base of the AutoInt estimators: parameters, the fit skeleton, prediction
+plumbing, attention maps and pickling.
+
+Like scikit-learn's ``BaseHistGradientBoosting``, :class:`BaseAutoInt` does everything that
+does not depend on the kind of target; :class:`~skautoint.AutoIntClassifier` and
+:class:`~skautoint.AutoIntRegressor` implement the target hooks (``_validate_target``,
+``_encode_target``, ``_encode_partial_target``, ``_encode_validation_target``,
+``_validation_split``) and their loss objects. Data flows one way: the rows are validated
+and encoded by the fields layer, trained on by :func:`~skautoint._training.fit_network`, and
+the network knows nothing of either.
+"""
+
+import inspect
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import BaseEstimator, _fit_context, clone
+from sklearn.exceptions import NotFittedError
+from sklearn.utils import Bunch, check_random_state
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    InvalidParameterError,
+    RealNotInt,
+    StrOptions,
+)
+from sklearn.utils.validation import _check_sample_weight, check_consistent_length, check_is_fitted
+
+from ._distributed import LOCAL, join_process_group
+from ._fields import FieldSpec, check_field_input, make_field_transformer
+from ._network import (
+    ACTIVATIONS,
+    LAYER_NORMS,
+    OUTPUT_PROJECTIONS,
+    RESIDUALS,
+    AutoIntNet,
+    check_layer_form,
+)
+from ._optim import EMBEDDING_UPDATES
+from ._state import STATE_FORMAT, check_saved_version, checksum, upgrade_state
+from ._training import (
+    TrainingConfig,
+    auto_batch_size,
+    auto_learning_rate,
+    fit_network,
+    predict_attention,
+    predict_raw,
+    to_tensor_data,
+)
+from ._version import __version__
+from .exceptions import TrainingDivergedError, TrainingInterruptedWarning
+
+__all__ = ["SHARED_PARAMETERS_DOC", "BaseAutoInt"]
+
+
+def _keyword_parameters(function):
+    return tuple(name for name, parameter in inspect.signature(function).parameters.items()
+                 if parameter.kind in (parameter.KEYWORD_ONLY, parameter.POSITIONAL_OR_KEYWORD))
+
+
+#: The estimator parameters that build the field transformer and the network: read off the
+#: signatures they feed, so that each is declared once.
+FIELD_PARAMETERS = _keyword_parameters(make_field_transformer)
+NETWORK_PARAMETERS = tuple(
+    name for name, parameter in inspect.signature(AutoIntNet).parameters.items()
+    if parameter.kind == parameter.KEYWORD_ONLY
+)
+
+SHARED_PARAMETERS_DOC = """\
+    categorical_features : "from_dtype", None, array-like of str or int, or bool mask, \
+            default="from_dtype"
+        Which columns are categorical; see :func:`~skautoint.make_field_transformer`.
+    continuous : {"embed", "bucketize"}, default="bucketize"
+        How numeric columns become fields: quantile buckets, or a robustly scaled value times
+        a learned vector (the paper's way).
+    continuous_overrides : dict, default=None
+        Per-column choice replacing ``continuous``, keyed by column name or index.
+    min_frequency : int or float, default=2
+        Categorical levels seen fewer times share one "rare" code (so a level seen once, which
+        no embedding can learn from, is rare). Raise it, or set ``max_categories``, to bound
+        the embedding table on very large data.
+    max_categories : int, default=None
+        Keep at most this many levels per categorical column (the most frequent); the others
+        share the rare code. Bounds the embedding table for identifier-like columns.
+    n_bins : int or "auto", default="auto"
+        Largest number of buckets of a bucketized column; ``"auto"`` takes one per 250 rows,
+        between 8 and 128.
+    field_transformer : FieldTransformer, default=None
+        The field encoding to use instead of one built from the parameters above (which it
+        then overrides). Unfitted, a clone of it is fitted on the training rows. Fitted (on a
+        sample of data too large for memory, for :meth:`partial_fit`), it is used as it is;
+        wrap it in :class:`sklearn.frozen.FrozenEstimator` so that ``clone`` (and with it
+        ``GridSearchCV``) keeps it fitted.
+    embedding_dim : int, default=16
+        Width of every field embedding.
+    n_layers : int, default=3
+        Number of interacting (self-attention) layers.
+    n_heads : int, default=2
+        Attention heads per layer.
+    attention_dim : int, default=32
+        Width of each attention head.
+    output_projection : {"none", "per_field", "flattened"}, default="none"
+        What maps the concatenated heads of a layer back to the embedding width: nothing (the
+        paper: the layer is ``n_heads * attention_dim`` wide), a matrix ``W_O`` per field (the
+        transformer's output projection), or one dense layer over the flattened fields of the
+        row (``n_fields * width -> n_fields * embedding_dim``).
+    residual : {"projected", "identity", "none"}, default="projected"
+        What every layer adds to its attention output: the projected input ``W_res e_m``
+        (the paper; with ``output_projection="flattened"`` a dense layer over the flattened
+        input), the input itself (needs equal widths), or nothing.
+    layer_norm : {"none", "after_residual", "after_activation"}, default="none"
+        LayerNorm over each field's vector: after the residual sum (before the activation,
+        as in transformers and FuxiCTR), after the activation (the authors' TensorFlow
+        code), or none (the paper).
+    activation : {"relu", "none"}, default="relu"
+        Activation after the residual sum (the paper's ReLU, or none as in a transformer
+        block).
+    projection_bias : bool, default=False
+        Biases on the projections ``W_Q``, ``W_K``, ``W_V``, ``W_O`` and ``W_res`` (the paper
+        has none).
+    attention_scaling : bool, default=False
+        Divide attention logits by ``sqrt(attention_dim)`` (scaled dot product).
+    field_bias : bool, default=False
+        Add a learned vector per field (a positional embedding) to every field embedding
+        before the first layer.
+    linear_term : bool, default=False
+        Add a first-order (logistic-regression) term: one learned weight per level (and
+        output), summed over the fields.
+    mlp_hidden_units : tuple of int, default=()
+        Non-empty adds an MLP branch on the embeddings (AutoInt+).
+    dropout : float, default=0.0
+        Dropout on attention weights and in the MLP branch.
+    learning_rate : float or "auto", default="auto"
+        Adam's step size. ``"auto"`` is ``1e-3 * sqrt(batch_size / 256)``, at least 5e-4.
+    batch_size : int or "auto", default="auto"
+        Rows per training step. ``"auto"`` aims at about 100 steps per epoch: the power of 2
+        nearest to ``n_samples / 100``, between 32 and 1024.
+    max_epochs : int, default=100
+        Largest number of passes over the training data.
+    weight_decay : float, default=0.0
+        Adam's L2 penalty on the attention, output and MLP weights.
+    embedding_weight_decay : float, default=1e-3
+        Adam's L2 penalty on the embedding tables (the field embeddings, and the per-level
+        weights of ``linear_term``). It reaches every row at every step, also the rows of
+        levels absent from the batch, which Adam then pulls towards zero: the rarer a level,
+        the more its embedding shrinks (rare levels are where a CTR model overfits). ``0``
+        turns it off. With ``embedding_update="touched"`` it reaches only the rows of the
+        levels in the batch.
+    embedding_update : {"auto", "dense", "touched"}, default="auto"
+        How Adam updates the embedding tables. ``"dense"``: every row at every step, at a
+        cost proportional to the size of the tables (about 3 s per step for 10 million
+        levels on 2 CPU cores). ``"touched"``: only the rows of the levels in the batch, at a
+        cost independent of the vocabulary; the other rows keep their values and moments.
+        ``"auto"`` takes ``"touched"`` when the tables hold 2**22 entries or more (262,144
+        levels of width 16), ``"dense"`` otherwise. The choice is in ``embedding_update_``.
+    early_stopping : "auto" or bool, default="auto"
+        Hold out ``validation_fraction`` of the rows (or use ``X_val``) and stop when the
+        validation loss has not improved by ``tol`` for ``n_iter_no_change`` epochs; the
+        best epoch's weights are restored. ``"auto"`` enables it from 200 rows on, or
+        whenever ``X_val`` is given.
+    validation_fraction : float or int, default=0.1
+        Share (or number) of rows held out for early stopping.
+    n_iter_no_change : int, default=5
+        Epochs without improvement before training stops.
+    tol : float, default=1e-4
+        Smallest decrease of the validation loss that counts as an improvement.
+"""
+
+SHARED_TRAINING_DOC = """\
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, batch order, dropout and the validation split. The global
+        torch random state is left as it was.
+    verbose : int, default=0
+        0 is silent; 1 prints a table with one line per epoch (training loss, validation
+        loss and score, seconds, ``*`` on the best epoch so far); 2 adds a tqdm progress
+        bar over the batches of each epoch.
+    device : {"auto", "cpu", "cuda"}, default="auto"
+        Where the network trains; ``"auto"`` takes CUDA when torch sees it.
+    warm_start : bool, default=False
+        Continue training the fitted network for another ``max_epochs`` instead of starting
+        over.
+    distributed : bool, default=False
+        Data-parallel :meth:`fit` across the processes of a ``torch.distributed`` job (one
+        per GPU or CPU socket, on one or several machines), started by ``torchrun``. Every
+        process runs the same script and calls ``fit`` on its own rows; they train one
+        network, averaging gradients at every step, and every process ends with the same
+        fitted estimator. Process 0's rows fit the field encoding; ``batch_size`` is each
+        process's (``"auto"`` divides the one-process choice among the processes, so that
+        the effective batch stays the same). See the "Scaling up" page of the docs.
+"""
+
+SHARED_ATTRIBUTES_DOC = """\
+    n_features_in_ : int
+        Number of columns seen in ``fit``.
+    feature_names_in_ : ndarray of str
+        Column names seen in ``fit``, when they are all strings.
+    field_transformer_ : FieldTransformer
+        The fitted field transformer.
+    field_spec_ : FieldSpec
+        Field names, kinds and table sizes.
+    module_ : AutoIntNet
+        The trained torch network.
+    n_iter_ : int
+        Epochs run (over all warm starts).
+    best_iteration_ : int
+        Epoch whose weights the network holds.
+    batch_size_ : int
+        The batch size used (``batch_size``, or the ``"auto"`` choice).
+    embedding_update_ : {"dense", "touched"}
+        The embedding update used (``embedding_update``, or the ``"auto"`` choice).
+    learning_rate_ : float
+        The learning rate used (``learning_rate``, or the ``"auto"`` choice).
+"""
+
+
+def fill_shared_docs(cls):
+    """Put the shared Parameters and Attributes entries into a subclass's docstring."""
+    cls.__doc__ = (cls.__doc__
+                   .replace("    {shared_parameters}\n", SHARED_PARAMETERS_DOC)
+                   .replace("    {shared_training}\n", SHARED_TRAINING_DOC)
+                   .replace("    {shared_attributes}\n", SHARED_ATTRIBUTES_DOC))
+    return cls
+
+
+def _resolve_device(device):
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("`device='cuda'` was requested but torch sees no CUDA device.")
+    return device
+
+
+def _is_fitted(estimator):
+    try:
+        check_is_fitted(estimator)
+    except NotFittedError:
+        return False
+    return True
+
+
+class BaseAutoInt(BaseEstimator):
+    """Base class of the AutoInt estimators; not to be used directly.
+
+    Subclasses list every parameter in their ``__init__`` (scikit-learn reads them from
+    there) and store them with :meth:`_store_parameters`.
+    """
+
+    _parameter_constraints: dict = {
+        "categorical_features": ["array-like", StrOptions({"from_dtype"}), None],
+        "continuous": [StrOptions({"embed", "bucketize"})],
+        "continuous_overrides": [dict, None],
+        "min_frequency": [
+            Interval(Integral, 1, None, closed="left"),
+            Interval(RealNotInt, 0, 1, closed="neither"),
+        ],
+        "max_categories": [Interval(Integral, 1, None, closed="left"), None],
+        "field_transformer": [HasMethods(["fit", "transform"]), None],
+        "n_bins": [Interval(Integral, 2, None, closed="left"), StrOptions({"auto"})],
+        "embedding_dim": [Interval(Integral, 1, None, closed="left")],
+        "n_layers": [Interval(Integral, 0, None, closed="left")],
+        "n_heads": [Interval(Integral, 1, None, closed="left")],
+        "attention_dim": [Interval(Integral, 1, None, closed="left")],
+        "output_projection": [StrOptions(set(OUTPUT_PROJECTIONS))],
+        "residual": [StrOptions(set(RESIDUALS))],
+        "layer_norm": [StrOptions(set(LAYER_NORMS))],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "projection_bias": ["boolean"],
+        "attention_scaling": ["boolean"],
+        "field_bias": ["boolean"],
+        "linear_term": ["boolean"],
+        "mlp_hidden_units": [tuple, list],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "embedding_weight_decay": [Interval(Real, 0, None, closed="left")],
+        "embedding_update": [StrOptions(set(EMBEDDING_UPDATES))],
+        "early_stopping": [StrOptions({"auto"}), "boolean"],
+        "validation_fraction": [
+            Interval(RealNotInt, 0, 1, closed="neither"),
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "device": [StrOptions({"auto", "cpu", "cuda"})],
+        "warm_start": ["boolean"],
+        "distributed": ["boolean"],
+    }
+
+    def _store_parameters(self, arguments):
+        """Store the ``__init__`` arguments (``locals()`` of a subclass's ``__init__``)."""
+        for name in self._get_param_names():
+            setattr(self, name, arguments[name])
+
+    # ------------------------------------------------------------------ target hooks
+    def _validate_target(self, y, name):
+        """``y`` checked as this estimator's target (a 1-D array)."""
+        raise NotImplementedError
+
+    def _encode_target(self, y, sample_weight, *, warm, group):
+        """Learn the target's encoding and loss in ``fit`` (keep them when ``warm``); return
+        the encoded target and the sample weights to train with."""
+        raise NotImplementedError
+
+    def _encode_partial_target(self, y, sample_weight, *, first, classes=None):
+        """As :meth:`_encode_target`, for one chunk of :meth:`partial_fit`."""
+        raise NotImplementedError
+
+    def _encode_validation_target(self, y_val):
+        """``y_val`` encoded with the encoding learned from ``y``."""
+        raise NotImplementedError
+
+    def _validation_split(self, target, seed):
+        """``(train_rows, valid_rows)`` positions for early stopping."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ fit
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None):
+        """Fit the field transformer and train the network.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Training columns: categorical, numeric, or coded fields from a field transformer.
+        y : array-like of shape (n_samples,)
+            The target: class labels of any type for a classifier, numbers for a regressor.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights.
+        X_val, y_val : DataFrame or array-like, default=None
+            Validation rows for early stopping, instead of a split of ``X``.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+
+        Raises
+        ------
+        TrainingDivergedError
+            When the training loss becomes NaN or infinite. A first fit then leaves the
+            estimator unfitted; a warm-start fit puts back the previous weights.
+
+        Warns
+        -----
+        TrainingInterruptedWarning
+            When ``KeyboardInterrupt`` stops training; the estimator keeps the best weights so
+            far and is usable.
+        """
+        warm = self.warm_start and hasattr(self, "module_")
+        X = check_field_input(self, X, reset=not warm)
+        y = self._validate_target(y, "y")
+        check_consistent_length(X, y)
+        if (X_val is None) != (y_val is None):
+            raise ValueError("Pass both `X_val` and `y_val`, or neither.")
+        self._check_network_form()
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                             ensure_non_negative=True)
+        self.device_ = _resolve_device(self.device)  # fail before any encoding work
+        group = join_process_group(self.device_) if self.distributed else LOCAL
+        target, sample_weight = self._encode_target(y, sample_weight, warm=warm, group=group)
+
+        rng = check_random_state(self.random_state)
+        seed, split_seed = rng.randint(np.iinfo(np.int32).max, size=2)
+        # the arrays are the only encoded copy of X that training keeps
+        index, value = self._encode(X) if warm else self._fit_field_transformer(X, group)
+
+        train_rows, validation = np.arange(len(target)), None
+        if X_val is not None:
+            validation = self._validation_from(X_val, y_val)
+        elif self._early_stopping_enabled(group.total(len(target))):
+            train_rows, valid_rows = self._validation_split(target, split_seed)
+            validation = (index[valid_rows], value[valid_rows], target[valid_rows],
+                          sample_weight[valid_rows])
+        self._resolve_step_settings(group.total(len(train_rows)), group.world_size)
+        self._train_encoded(index, value, target, sample_weight, train_rows=train_rows,
+                            validation=validation, seed=seed, warm=warm,
+                            max_epochs=self.max_epochs, caller="fit", group=group)
+        return self
+
+    def _partial_fit(self, X, y, sample_weight, classes=None):
+        """One epoch on one chunk; the shared body of the subclasses' ``partial_fit``."""
+        if self.distributed:
+            raise ValueError(
+                "partial_fit does not train across processes: distributed=True is for fit. "
+                "Train each chunk with fit(warm_start=True) in a torchrun job instead."
+            )
+        first = not hasattr(self, "module_")
+        X = check_field_input(self, X, reset=first)
+        y = self._validate_target(y, "y")
+        check_consistent_length(X, y)
+        self._check_network_form()
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                             ensure_non_negative=True)
+        target, sample_weight = self._encode_partial_target(y, sample_weight, first=first,
+                                                            classes=classes)
+        if first:
+            self.device_ = _resolve_device(self.device)
+            index, value = self._fit_field_transformer(X)
+            self._resolve_step_settings(len(target))
+        else:
+            index, value = self._encode(X)
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        seed = (int(seed) + len(self.history_)) % np.iinfo(np.int32).max  # a new order per call
+        self._train_encoded(index, value, target, sample_weight,
+                            train_rows=np.arange(len(target)), validation=None, seed=seed,
+                            warm=not first, max_epochs=1, caller="partial_fit")
+        return self
+
+    def _check_network_form(self):
+        units = self.mlp_hidden_units
+        if not all(isinstance(u, Integral) and not isinstance(u, bool) and u >= 1 for u in units):
+            raise InvalidParameterError(
+                f"The 'mlp_hidden_units' parameter of {type(self).__name__} must be a tuple of "
+                f"positive ints. Got {units!r} instead."
+            )
+        check_layer_form(self.embedding_dim, self.attention_dim, self.n_heads,
+                         output_projection=self.output_projection, residual=self.residual,
+                         n_layers=self.n_layers)
+
+    def _resolve_step_settings(self, n_samples, n_processes=1):
+        """Set ``batch_size_`` (each process's) and ``learning_rate_``, the "auto" ones from
+        ``n_samples`` (of all processes) and the effective batch of all processes."""
+        self.batch_size_ = (max(1, auto_batch_size(n_samples) // n_processes)
+                            if self.batch_size == "auto" else self.batch_size)
+        self.learning_rate_ = (auto_learning_rate(self.batch_size_ * n_processes)
+                               if self.learning_rate == "auto" else self.learning_rate)
+
+    def _early_stopping_enabled(self, n_samples):
+        if self.early_stopping == "auto":
+            return n_samples >= 200
+        return bool(self.early_stopping)
+
+    # ------------------------------------------------------------------ fields
+    def _new_field_transformer(self):
+        """An unfitted field transformer built from the field parameters."""
+        return make_field_transformer(**{name: getattr(self, name) for name in FIELD_PARAMETERS})
+
+    def _fit_field_transformer(self, X, group=LOCAL):
+        """Set ``field_transformer_`` and ``field_spec_`` from the first data; return its
+        ``(index, value)`` arrays.
+
+        ``field_transformer``, when fitted, is used as it is; unfitted, a clone is fitted
+        (on process 0's rows, and sent to the other processes); without it, one is built
+        from the field parameters.
+        """
+        given = self.field_transformer
+        if given is not None and _is_fitted(given):
+            self.field_transformer_ = given
+            fields = given.transform(X)
+        else:
+            transformer = (clone(given).set_output(transform="pandas") if given is not None
+                           else self._new_field_transformer())  # FieldSpec reads pandas dtypes
+            if group.rank == 0:
+                fields = transformer.fit_transform(X)
+            transformer = group.broadcast(transformer)
+            if group.rank != 0:
+                fields = transformer.transform(X)
+            self.field_transformer_ = transformer
+        self.field_spec_ = FieldSpec.from_encoded(fields)
+        self.history_ = []
+        return self.field_spec_.to_arrays(fields)
+
+    def _encode(self, X):
+        return self.field_spec_.to_arrays(self.field_transformer_.transform(self._as_fitted(X)))
+
+    def _as_fitted(self, X):
+        """Give validated ``X`` the column naming of ``fit`` (names or none).
+
+        The estimator's own validation has already warned about a names mismatch and checked
+        the column count; this keeps the inner field encoders from repeating the warning.
+        """
+        names = getattr(self, "feature_names_in_", None)
+        if isinstance(X, pd.DataFrame) and names is None:
+            return X.set_axis(range(X.shape[1]), axis=1)
+        if not isinstance(X, pd.DataFrame) and names is not None:
+            return pd.DataFrame(X, columns=names, copy=False)
+        return X
+
+    def _validation_from(self, X_val, y_val):
+        X_val = check_field_input(self, X_val, reset=False)
+        y_val = self._validate_target(y_val, "y_val")
+        check_consistent_length(X_val, y_val)
+        target = self._encode_validation_target(y_val)
+        index, value = self._encode(X_val)
+        return index, value, target, np.ones(len(target))
+
+    # ------------------------------------------------------------------ training
+    def _module_params(self):
+        spec = self.field_spec_
+        params = {name: getattr(self, name) for name in NETWORK_PARAMETERS}
+        params["mlp_hidden_units"] = tuple(self.mlp_hidden_units)
+        return dict(table_rows=spec.n_rows, n_fields=spec.n_fields,
+                    n_outputs=self._loss.n_outputs, **params)
+
+    def _training_config(self, max_epochs):
+        return TrainingConfig(
+            learning_rate=self.learning_rate_, batch_size=self.batch_size_,
+            max_epochs=max_epochs, weight_decay=self.weight_decay,
+            n_iter_no_change=self.n_iter_no_change, tol=self.tol, verbose=self.verbose,
+            embedding_weight_decay=self.embedding_weight_decay,
+            embedding_update=self.embedding_update,
+        )
+
+    def _train_encoded(self, index, value, target, sample_weight, *, train_rows, validation,
+                       seed, warm, max_epochs, caller, group=LOCAL):
+        """Train on encoded rows (a new network unless ``warm``) and keep the result."""
+        if not warm:
+            self.module_params_ = self._module_params()
+        try:
+            result = fit_network(
+                module_params=self.module_params_, index=index, value=value, target=target,
+                sample_weight=sample_weight, train_rows=train_rows, loss=self._loss,
+                config=self._training_config(max_epochs), seed=seed, device=self.device_,
+                validation=validation, warm=(self.module_, self._optimizer) if warm else None,
+                first_epoch=len(self.history_) + 1, group=group,
+            )
+        except TrainingDivergedError:
+            if warm:
+                self._optimizer = None
+            else:
+                self._forget_fit()
+            raise
+        self.module_, self._optimizer = result.module, result.optimizer
+        self.embedding_update_ = result.optimizer.embedding_update
+        self.history_ = self.history_ + result.history
+        self.n_iter_ = len(self.history_)
+        if result.best_epoch or not warm:
+            self.best_iteration_ = result.best_epoch
+        if result.interrupted:
+            warnings.warn(
+                f"{caller} was interrupted after {len(result.history)} complete epoch(s); the "
+                f"network keeps the weights of epoch {self.best_iteration_} (0: the interrupted "
+                "first epoch's).",
+                TrainingInterruptedWarning, stacklevel=4,  # the caller of fit/partial_fit
+            )
+
+    def _forget_fit(self):
+        for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]:
+            delattr(self, name)
+        self._optimizer = None
+
+    # ------------------------------------------------------------------ predict
+    def _encode_for_inference(self, X):
+        """Validate rows given after ``fit`` and encode them as ``(index, value)`` arrays."""
+        check_is_fitted(self)
+        return self._encode(check_field_input(self, X, reset=False))
+
+    def _network_input(self, X):
+        """Rows given after ``fit`` as TensorData on the network's device."""
+        device = next(self.module_.parameters()).device
+        return to_tensor_data(*self._encode_for_inference(X), device=device)
+
+    def _raw_predict(self, X):
+        """The network's raw outputs for ``X``, as a float64 CPU tensor."""
+        return predict_raw(self.module_, self._network_input(X)).cpu().double()
+
+    def attention_weights(self, X, *, per_row=True):
+        """Field-by-field attention of every interacting layer and head: what interacts with
+        what.
+
+        Row ``m`` of a map is how field ``m`` mixes the other fields into its new
+        representation; it sums to 1.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Columns as in ``fit``.
+        per_row : bool, default=True
+            Keep every row's maps (``n_samples * n_layers * n_heads * n_fields**2`` floats).
+            ``False`` keeps only their mean, in memory independent of ``n_samples``.
+
+        Returns
+        -------
+        attention : Bunch
+            ``per_row``: ndarray of shape (n_samples, n_layers, n_heads, n_fields, n_fields)
+            (only with ``per_row=True``); ``mean``: the mean over rows, of shape (n_layers,
+            n_heads, n_fields, n_fields); ``field_names``: ndarray of str, the fields in
+            the order of the last two axes.
+
+        Raises
+        ------
+        ValueError
+            When the network has no interacting layer (``n_layers=0``) or ``X`` has no rows.
+
+        See Also
+        --------
+        skautoint.inspection.AttentionMapDisplay : Plots these maps as labelled heatmaps.
+        skautoint.inspection.rank_field_pairs : The strongest field pairs as a table.
+        """
+        check_is_fitted(self)
+        if self.module_params_["n_layers"] == 0:
+            raise ValueError("attention_weights needs n_layers >= 1; this model has none.")
+        data = self._network_input(X)
+        names = np.asarray(self.field_spec_.names, dtype=object)
+        if not per_row:
+            total = predict_attention(self.module_, data, summed=True)
+            return Bunch(mean=(total / len(data)).cpu().numpy(), field_names=names)
+        weights = predict_attention(self.module_, data).cpu().numpy()
+        return Bunch(per_row=weights, mean=weights.mean(axis=0), field_names=names)
+
+    # ------------------------------------------------------------------ sklearn plumbing
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.string = True
+        tags.input_tags.categorical = True
+        tags.non_deterministic = self.device == "cuda" or (
+            self.device == "auto" and torch.cuda.is_available()
+        )
+        return tags
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())  # a copy: object.__getstate__ returns __dict__
+        state.pop("_optimizer", None)
+        module = state.pop("module_", None)
+        if module is not None:
+            weights = {
+                name: tensor.detach().cpu().numpy() for name, tensor in module.state_dict().items()
+            }
+            state["module_state_"] = weights
+            state["_module_checksum"] = checksum(weights)
+        state["_skautoint_version"] = __version__
+        state["_skautoint_state_format"] = STATE_FORMAT
+        return state
+
+    def __setstate__(self, state):
+        saved_version = state.pop("_skautoint_version", None)
+        saved_format = state.pop("_skautoint_state_format", None)
+        saved_checksum = state.pop("_module_checksum", None)
+        module_state = state.pop("module_state_", None)
+        name = type(self).__name__
+        check_saved_version(name, saved_version, saved_format)
+        super().__setstate__(upgrade_state(state, saved_format, self._loss_of_state))
+        self._optimizer = None
+        if module_state is None:
+            return
+        if saved_checksum is None or checksum(module_state) != saved_checksum:
+            raise ValueError(
+                f"The network weights in this saved {name} do not match their checksum: the "
+                "file is corrupted. Save the model again from its source."
+            )
+        module = AutoIntNet(**self.module_params_)
+        module.load_state_dict({k: torch.from_numpy(v) for k, v in module_state.items()})
+        self.module_ = module.eval()
+
+    @staticmethod
+    def _loss_of_state(state):
+        """The loss object of a fitted state saved before losses were objects."""
+        raise NotImplementedError

@@ -1,0 +1,93 @@
+"""Input checks and column access shared by the field encoders.
+
+Frames keep their pandas dtypes (categories, strings, nullable types); anything else is checked
+as an array with ``dtype=None``. Columns are read one at a time, by name, so every error can name
+the column at fault.
+"""
+
+import numpy as np
+import pandas as pd
+from sklearn.utils.validation import check_array, validate_data
+
+
+def _is_frame(X):
+    return isinstance(X, pd.DataFrame)
+
+
+def _check_not_sparse(X):
+    if hasattr(X, "tocsr") and hasattr(X, "nnz"):  # scipy sparse matrix or array
+        raise TypeError(
+            "Sparse input is not supported: skautoint needs one value per column and row. "
+            "Convert it with X.toarray() or pass a pandas DataFrame."
+        )
+
+
+def _check_frame(X):
+    """Reject empty frames and duplicated column names (a field needs one name)."""
+    duplicated = X.columns[X.columns.duplicated()].unique().tolist()
+    if duplicated:
+        raise ValueError(
+            f"X has duplicated column names {duplicated}; every column becomes one field and "
+            "needs a unique name. Rename or drop the duplicates."
+        )
+    n_samples, n_features = X.shape
+    if n_features == 0:
+        raise ValueError(
+            f"0 feature(s) (shape={X.shape}) while a minimum of 1 is required."
+        )
+    if n_samples == 0:
+        raise ValueError(
+            f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required."
+        )
+
+
+def check_field_input(estimator, X, *, reset):
+    """Validate ``X`` for a field encoder or estimator, keeping pandas dtypes.
+
+    DataFrames are checked for shape and feature names but not converted, so categorical,
+    string and nullable dtypes survive. Anything else goes through ``validate_data`` with
+    ``dtype=None`` (object arrays stay object arrays, NaN is allowed).
+    """
+    _check_not_sparse(X)
+    if _is_frame(X):
+        _check_frame(X)
+        return validate_data(estimator, X, skip_check_array=True, reset=reset)
+    return validate_data(estimator, X, reset=reset, dtype=None, ensure_all_finite=False)
+
+
+def _check_table(X):
+    """``X`` checked as :func:`check_field_input` does, with no estimator to record it in.
+
+    Frames are returned as they are; anything else as an array (``dtype=None``, NaN allowed).
+    """
+    _check_not_sparse(X)
+    if _is_frame(X):
+        _check_frame(X)
+        return X
+    return check_array(X, dtype=None, ensure_all_finite=False)
+
+
+def _column_names(X):
+    """Column names as strings; ``x0, x1, ...`` for arrays (scikit-learn's convention)."""
+    if _is_frame(X):
+        return [str(c) for c in X.columns]
+    return [f"x{j}" for j in range(X.shape[1])]
+
+
+def _iter_columns(X):
+    """Yield ``(name, values)`` for every column; values are a Series or a 1-D array."""
+    for j, name in enumerate(_column_names(X)):
+        yield name, X.iloc[:, j] if _is_frame(X) else X[:, j]
+
+
+def _as_float(values, column):
+    """Column values as float64, NaN for missing; a clear error for non-numbers."""
+    try:
+        if isinstance(values, pd.Series):
+            return values.to_numpy(dtype="float64", na_value=np.nan)
+        return np.asarray(values, dtype="float64")
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"Column {column!r} is treated as continuous but holds values that are not numbers "
+            f"({exc}). Name it in `categorical_features` to encode it as a categorical field."
+        ) from exc

@@ -1,0 +1,176 @@
+"""Field kinds: which columns are coded, categorical, embedded or bucketized."""
+
+from numbers import Integral
+
+import numpy as np
+import pandas as pd
+
+from ._input import _column_names, _is_frame
+
+CONTINUOUS_STRATEGIES = ("embed", "bucketize")
+
+
+def is_coded_dtype(dtype):
+    """True for a category dtype whose categories are exactly the integers ``0..k-1``.
+
+    That is what the field transformer emits for coded fields, so such columns are used as
+    they are (the transformer is idempotent on its own output).
+    """
+    if not isinstance(dtype, pd.CategoricalDtype) or dtype.categories is None:
+        return False
+    categories = dtype.categories
+    return (
+        len(categories) > 0
+        and pd.api.types.is_integer_dtype(categories.dtype)
+        and bool(np.array_equal(categories.to_numpy(), np.arange(len(categories))))
+    )
+
+
+def _dtype_is_categorical(dtype):
+    return (
+        isinstance(dtype, pd.CategoricalDtype)
+        or pd.api.types.is_bool_dtype(dtype)
+        or pd.api.types.is_string_dtype(dtype)
+        or pd.api.types.is_object_dtype(dtype)
+    )
+
+
+def _check_supported_dtype(dtype, column):
+    if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
+        raise TypeError(
+            f"Column {column!r} has dtype {dtype}, which skautoint does not encode. Convert it "
+            "to numbers (e.g. a timestamp or day of week) or to strings first."
+        )
+    if pd.api.types.is_complex_dtype(dtype):
+        raise ValueError(f"Complex data not supported; column {column!r} has dtype {dtype}.")
+
+
+def _categorical_mask(X, categorical_features):
+    """Boolean mask of columns the user (or the dtypes) mark categorical."""
+    n_features = X.shape[1]
+    columns = list(X.columns) if _is_frame(X) else None
+    if isinstance(categorical_features, str) and categorical_features == "from_dtype":
+        dtypes = list(X.dtypes) if _is_frame(X) else [X.dtype] * n_features
+        return np.array([_dtype_is_categorical(d) for d in dtypes], dtype=bool)
+    if categorical_features is None:
+        return np.zeros(n_features, dtype=bool)
+    features = np.asarray(categorical_features)
+    if features.dtype.kind == "b":
+        if features.shape != (n_features,):
+            raise ValueError(
+                f"`categorical_features` as a boolean mask must have {n_features} entries, one "
+                f"per column, got shape {features.shape}."
+            )
+        return features.astype(bool)
+    mask = np.zeros(n_features, dtype=bool)
+    for feature in categorical_features:
+        if isinstance(feature, str):
+            if columns is None or feature not in columns:
+                where = "X has no column names" if columns is None else f"columns are {columns}"
+                raise ValueError(
+                    f"`categorical_features` names column {feature!r}, which is not in X ({where})."
+                )
+            mask[columns.index(feature)] = True
+        elif isinstance(feature, Integral) and not isinstance(feature, bool):
+            if not -n_features <= feature < n_features:
+                raise ValueError(
+                    f"`categorical_features` holds index {feature}, but X has {n_features} columns."
+                )
+            mask[feature] = True
+        else:
+            raise ValueError(
+                "`categorical_features` must be 'from_dtype', None, a boolean mask, or a list of "
+                f"column names or integer indices; got an entry {feature!r}."
+            )
+    return mask
+
+
+def _override_strategies(X, continuous_overrides):
+    """Map column position -> continuous strategy from the user's per-column overrides."""
+    if not continuous_overrides:
+        return {}
+    columns = list(X.columns) if _is_frame(X) else None
+    positions = {}
+    for key, strategy in continuous_overrides.items():
+        if strategy not in CONTINUOUS_STRATEGIES:
+            raise ValueError(
+                f"`continuous_overrides[{key!r}]` must be one of {CONTINUOUS_STRATEGIES}, "
+                f"got {strategy!r}."
+            )
+        if columns is not None and key in columns:
+            positions[columns.index(key)] = strategy
+        elif isinstance(key, Integral) and not isinstance(key, bool) and 0 <= key < X.shape[1]:
+            positions[int(key)] = strategy
+        else:
+            raise ValueError(
+                f"`continuous_overrides` names column {key!r}, which is not a column of X."
+            )
+    return positions
+
+
+def resolve_field_kinds(X, categorical_features="from_dtype", continuous="embed",
+                        continuous_overrides=None):
+    """Decide the field kind of every column of ``X``.
+
+    Parameters
+    ----------
+    X : DataFrame or ndarray of shape (n_samples, n_features)
+        The input columns.
+    categorical_features : "from_dtype", None, array-like of str or int, or bool mask
+        Which columns are categorical. ``"from_dtype"`` takes ``category``, ``object``,
+        string and ``bool`` columns (and, for arrays, an object or string dtype).
+    continuous : {"embed", "bucketize"}
+        How the other (numeric) columns become fields.
+    continuous_overrides : dict, default=None
+        Per-column strategy that replaces ``continuous``, keyed by column name or index.
+
+    Returns
+    -------
+    kinds : list of str
+        One of ``"coded"``, ``"categorical"``, ``"embed"``, ``"bucketize"`` per column.
+    """
+    if continuous not in CONTINUOUS_STRATEGIES:
+        raise ValueError(
+            f"`continuous` must be one of {CONTINUOUS_STRATEGIES}, got {continuous!r}."
+        )
+    categorical = _categorical_mask(X, categorical_features)
+    overrides = _override_strategies(X, continuous_overrides)
+    dtypes = list(X.dtypes) if _is_frame(X) else [X.dtype] * X.shape[1]
+    kinds = []
+    for j, (name, dtype) in enumerate(zip(_column_names(X), dtypes, strict=True)):
+        _check_supported_dtype(dtype, name)
+        if is_coded_dtype(dtype):
+            kinds.append("coded")
+        elif categorical[j]:
+            kinds.append("categorical")
+        else:
+            kinds.append(overrides.get(j, continuous))
+    return kinds
+
+
+class FieldSelector:
+    """Column selector for one field kind, used inside :class:`FieldTransformer`.
+
+    Parameters
+    ----------
+    kind : {"coded", "categorical", "embed", "bucketize"}
+        The field kind this selector picks.
+    categorical_features, continuous, continuous_overrides
+        As in :func:`resolve_field_kinds`.
+    """
+
+    def __init__(self, kind, categorical_features="from_dtype", continuous="embed",
+                 continuous_overrides=None):
+        self.kind = kind
+        self.categorical_features = categorical_features
+        self.continuous = continuous
+        self.continuous_overrides = continuous_overrides
+
+    def __call__(self, X):
+        kinds = resolve_field_kinds(
+            X, self.categorical_features, self.continuous, self.continuous_overrides
+        )
+        return [kind == self.kind for kind in kinds]
+
+    def __repr__(self):
+        return f"FieldSelector(kind={self.kind!r})"

@@ -1,0 +1,375 @@
+"""The field transformer: every column of a table becomes one field, in input column order."""
+
+import copy
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.compose import ColumnTransformer
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from ._categorical import CategoricalFieldEncoder
+from ._input import _check_table, _is_frame, check_field_input
+from ._kinds import CONTINUOUS_STRATEGIES, FieldSelector
+from ._numeric import FieldBucketizer, FieldScaler
+
+#: The steps of the inner column transformer, one per field kind, in the order they run.
+_STEPS = ("coded", "categorical", "embed", "bucketize")
+
+
+class _FieldColumnTransformer(ColumnTransformer):
+    """The :class:`~sklearn.compose.ColumnTransformer` inside :class:`FieldTransformer`.
+
+    Its steps are ``coded``, ``categorical``, ``embed`` and ``bucketize``, each with the
+    :class:`FieldSelector` of its kind; it puts their outputs (grouped by kind) back in input
+    column order.
+    """
+
+    def _input_order(self):
+        """Permutation that puts the output (grouped by kind) back in input column order."""
+        positions = np.empty(sum(len(i) for i in self._transformer_to_input_indices.values()),
+                             dtype=np.int64)
+        for name, indices in self._transformer_to_input_indices.items():
+            if name != "remainder" and len(indices):
+                positions[self.output_indices_[name]] = indices
+        return np.argsort(positions, kind="stable")
+
+    def _hstack(self, Xs, *, n_samples):
+        # ColumnTransformer's extension point: stack the kind groups, then restore input order.
+        if Xs and all(_is_frame(X) for X in Xs):
+            stacked = pd.concat(Xs, axis=1)
+            return stacked.iloc[:, self._input_order()]
+        return super()._hstack(Xs, n_samples=n_samples)[:, self._input_order()]
+
+    def get_feature_names_out(self, input_features=None):
+        """Field names, in input column order.
+
+        Parameters
+        ----------
+        input_features : array-like of str, default=None
+            Input column names; by default those seen in ``fit``.
+
+        Returns
+        -------
+        names : ndarray of str
+            One name per field.
+        """
+        return super().get_feature_names_out(input_features)[self._input_order()]
+
+
+class FieldTransformer(TransformerMixin, BaseEstimator):
+    """Turn every column of a table into one AutoInt field.
+
+    Categorical columns are ordinal-encoded with reserved codes for missing, unseen and rare
+    levels (:class:`~skautoint._fields.CategoricalFieldEncoder`). Continuous columns are either
+    kept as robustly scaled values that scale a learned vector (``"embed"``,
+    :class:`~skautoint._fields.FieldScaler`) or cut into quantile buckets (``"bucketize"``,
+    :class:`~skautoint._fields.FieldBucketizer`). Columns that are already coded fields
+    (category dtype with categories ``0..k-1``) pass through unchanged, so the transformer is
+    idempotent on its own output. The fields come out in input column order.
+
+    :func:`~skautoint.make_field_transformer` builds one with pandas output, which is what
+    the AutoInt estimators read their field sizes from; built directly, the transformer
+    follows scikit-learn's ``transform_output`` setting like any other (see ``set_output``).
+    Its parameters are plain parameters, so a grid search reaches them as
+    ``fieldtransformer__n_bins`` in a Pipeline.
+
+    Parameters
+    ----------
+    categorical_features : "from_dtype", None, array-like of str or int, or bool mask, \
+            default="from_dtype"
+        Which columns are categorical. ``"from_dtype"`` takes ``category``, ``object``,
+        string and ``bool`` columns; a list names them by column name or index, as in
+        :class:`~sklearn.ensemble.HistGradientBoostingClassifier`.
+    continuous : {"embed", "bucketize"}, default="bucketize"
+        How numeric columns become fields. Bucketizing measured better on Adult (test ROC AUC
+        0.912 against 0.904 for the embedded form with the classifier's defaults).
+    continuous_overrides : dict, default=None
+        Per-column choice that replaces ``continuous``, e.g. ``{"age": "bucketize"}``; keys
+        are column names or indices.
+    min_frequency : int or float, default=2
+        Categorical levels seen fewer times share one "rare" code; a float in (0, 1) is a
+        fraction of the rows.
+    max_categories : int, default=None
+        Keep at most this many levels per categorical column (the most frequent); the others
+        share the rare code, with a :class:`~skautoint.exceptions.HighCardinalityWarning`.
+    n_bins : int or "auto", default="auto"
+        Largest number of quantile buckets per bucketized column; ``"auto"`` takes one per
+        250 rows, between 8 and 128.
+
+    Attributes
+    ----------
+    column_transformer_ : ColumnTransformer
+        The fitted :class:`~sklearn.compose.ColumnTransformer` that does the work; its steps
+        are ``coded``, ``categorical``, ``embed`` and ``bucketize`` (e.g.
+        ``column_transformer_.named_transformers_["categorical"].categories_``).
+    n_features_in_ : int
+        Number of columns seen in ``fit``.
+    feature_names_in_ : ndarray of str
+        Column names seen in ``fit``, when they are all strings.
+
+    See Also
+    --------
+    skautoint.make_field_transformer : The same transformer, with pandas output.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skautoint import FieldTransformer
+    >>> X = pd.DataFrame({"city": ["Oslo", "Lima", "Oslo", None], "visits": [1.0, 5.0, 2.0, None]})
+    >>> transformer = FieldTransformer(min_frequency=1).set_output(transform="pandas")
+    >>> transformer.fit_transform(X)["visits"].tolist()
+    [1, 3, 2, 0]
+    >>> transformer.set_params(continuous="embed").fit_transform(X).dtypes.astype(str).tolist()
+    ['category', 'float32']
+    """
+
+    _parameter_constraints: dict = {
+        "categorical_features": ["array-like", StrOptions({"from_dtype"}), None],
+        "continuous": [StrOptions(set(CONTINUOUS_STRATEGIES))],
+        "continuous_overrides": [dict, None],
+        "min_frequency": CategoricalFieldEncoder._parameter_constraints["min_frequency"],
+        "max_categories": CategoricalFieldEncoder._parameter_constraints["max_categories"],
+        "n_bins": FieldBucketizer._parameter_constraints["n_bins"],
+    }
+
+    def __init__(self, categorical_features="from_dtype", continuous="bucketize", *,
+                 continuous_overrides=None, min_frequency=2, max_categories=None,
+                 n_bins="auto"):
+        self.categorical_features = categorical_features
+        self.continuous = continuous
+        self.continuous_overrides = continuous_overrides
+        self.min_frequency = min_frequency
+        self.max_categories = max_categories
+        self.n_bins = n_bins
+
+    def _new_column_transformer(self):
+        """The unfitted inner column transformer, set to this transformer's output."""
+        selector = dict(
+            categorical_features=self.categorical_features,
+            continuous=self.continuous,
+            continuous_overrides=self.continuous_overrides,
+        )
+        encoders = {
+            "coded": "passthrough",
+            "categorical": CategoricalFieldEncoder(min_frequency=self.min_frequency,
+                                                   max_categories=self.max_categories),
+            "embed": FieldScaler(),
+            "bucketize": FieldBucketizer(n_bins=self.n_bins),
+        }
+        transformer = _FieldColumnTransformer(
+            [(kind, encoders[kind], FieldSelector(kind, **selector)) for kind in _STEPS],
+            remainder="drop",
+            verbose_feature_names_out=False,
+        )
+        output = getattr(self, "_sklearn_output_config", {}).get("transform")
+        return transformer.set_output(transform=output)
+
+    def _fit_transform(self, X, y, params):
+        # The fitted state is set only once everything has succeeded, so that a failed fit
+        # leaves the transformer as it was.
+        transformer = self._new_column_transformer()
+        fields = transformer.fit_transform(_check_table(X), y, **params)
+        self.column_transformer_ = transformer
+        self.n_features_in_ = transformer.n_features_in_
+        if hasattr(transformer, "feature_names_in_"):
+            self.feature_names_in_ = transformer.feature_names_in_
+        else:
+            self.__dict__.pop("feature_names_in_", None)
+        return fields
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, **params):
+        """Fit every field encoder.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Raw columns.
+        y : None
+            Ignored.
+        **params : dict
+            Passed on to :meth:`ColumnTransformer.fit_transform
+            <sklearn.compose.ColumnTransformer.fit_transform>`.
+
+        Returns
+        -------
+        self : FieldTransformer
+            Fitted transformer.
+        """
+        self._fit_transform(X, y, params)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit_transform(self, X, y=None, **params):
+        """Fit every field encoder and return the encoded fields.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Raw columns.
+        y : None
+            Ignored.
+        **params : dict
+            Passed on to :meth:`ColumnTransformer.fit_transform
+            <sklearn.compose.ColumnTransformer.fit_transform>`.
+
+        Returns
+        -------
+        fields : DataFrame or ndarray
+            One column per field, in input column order. With pandas output: category
+            columns for coded fields, float32 for embedded ones.
+        """
+        return self._fit_transform(X, y, params)
+
+    def transform(self, X, **params):
+        """Encode ``X`` with the fitted field encoders.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Raw columns, as in ``fit``.
+        **params : dict
+            Passed on to :meth:`ColumnTransformer.transform
+            <sklearn.compose.ColumnTransformer.transform>`.
+
+        Returns
+        -------
+        fields : DataFrame or ndarray
+            One column per field, in input column order. With pandas output: category
+            columns for coded fields, float32 for embedded ones.
+        """
+        check_is_fitted(self)
+        X = check_field_input(self, X, reset=False)
+        return self.column_transformer_.transform(X, **params)
+
+    def get_feature_names_out(self, input_features=None):
+        """Field names, in input column order.
+
+        Parameters
+        ----------
+        input_features : array-like of str, default=None
+            Input column names; by default those seen in ``fit``.
+
+        Returns
+        -------
+        names : ndarray of str
+            One name per field.
+        """
+        check_is_fitted(self)
+        return self.column_transformer_.get_feature_names_out(input_features)
+
+    def set_output(self, *, transform=None):
+        """Set the output container of ``transform`` and ``fit_transform``.
+
+        Parameters
+        ----------
+        transform : {"default", "pandas", "polars"}, default=None
+            ``"pandas"`` gives category columns for coded fields and float32 columns for
+            embedded ones; ``"default"`` a NumPy array; ``None`` leaves the setting as it is.
+
+        Returns
+        -------
+        self : FieldTransformer
+            This transformer (and its fitted column transformer) with the new setting.
+        """
+        super().set_output(transform=transform)
+        if hasattr(self, "column_transformer_"):
+            self.column_transformer_.set_output(transform=transform)
+        return self
+
+    def __setstate__(self, state):
+        if "transformers" in state:
+            state = _state_from_column_transformer(state)
+        super().__setstate__(state)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.string = True
+        tags.input_tags.categorical = True
+        tags.transformer_tags.preserves_dtype = []
+        return tags
+
+
+def _state_from_column_transformer(old):
+    """The state of a FieldTransformer pickled by skautoint 0.1.0, when it was itself a
+    ColumnTransformer: the old object becomes the inner column transformer, and the
+    parameters are read off its steps (the selectors, the categorical encoder, the
+    bucketizer); any that a hand-built transformer lacks keep their default."""
+    inner = _FieldColumnTransformer.__new__(_FieldColumnTransformer)
+    inner.__setstate__(dict(old))
+    state = FieldTransformer().get_params()
+    for _, encoder, columns in old["transformers"]:
+        if isinstance(columns, FieldSelector):
+            state.update(categorical_features=columns.categorical_features,
+                         continuous=columns.continuous,
+                         continuous_overrides=columns.continuous_overrides)
+        if isinstance(encoder, CategoricalFieldEncoder):
+            state.update(min_frequency=encoder.min_frequency,
+                         max_categories=encoder.max_categories)
+        elif isinstance(encoder, FieldBucketizer):
+            state.update(n_bins=encoder.n_bins)
+    if "_sklearn_output_config" in old:
+        state["_sklearn_output_config"] = copy.deepcopy(old["_sklearn_output_config"])
+    if "transformers_" in old:
+        state["column_transformer_"] = inner
+        state.update({name: old[name] for name in ("n_features_in_", "feature_names_in_")
+                      if name in old})
+    return state
+
+
+def make_field_transformer(categorical_features="from_dtype", continuous="bucketize", *,
+                           continuous_overrides=None, min_frequency=2, max_categories=None,
+                           n_bins="auto"):
+    """Build the transformer that turns every column of a table into one AutoInt field.
+
+    Categorical columns are ordinal-encoded with reserved codes for missing, unseen and rare
+    levels (:class:`CategoricalFieldEncoder`). Continuous columns are either kept as robustly
+    scaled values that scale a learned vector (``"embed"``, :class:`FieldScaler`) or cut into
+    quantile buckets (``"bucketize"``, :class:`FieldBucketizer`). Columns that are already
+    coded fields (category dtype with categories ``0..k-1``) pass through unchanged, so the
+    transformer is idempotent on its own output.
+
+    Parameters
+    ----------
+    categorical_features : "from_dtype", None, array-like of str or int, or bool mask, \
+            default="from_dtype"
+        Which columns are categorical; see :class:`FieldTransformer`.
+    continuous : {"embed", "bucketize"}, default="bucketize"
+        How numeric columns become fields.
+    continuous_overrides : dict, default=None
+        Per-column choice that replaces ``continuous``, keyed by column name or index.
+    min_frequency : int or float, default=2
+        Categorical levels seen fewer times share one "rare" code.
+    max_categories : int, default=None
+        Keep at most this many levels per categorical column.
+    n_bins : int or "auto", default="auto"
+        Largest number of quantile buckets per bucketized column.
+
+    Returns
+    -------
+    transformer : FieldTransformer
+        An unfitted :class:`FieldTransformer` with these parameters and pandas output.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skautoint import make_field_transformer
+    >>> X = pd.DataFrame({"city": ["Oslo", "Lima", "Oslo", None], "visits": [1.0, 5.0, 2.0, None]})
+    >>> fields = make_field_transformer(continuous="embed", min_frequency=1).fit_transform(X)
+    >>> fields.dtypes.astype(str).tolist()
+    ['category', 'float32']
+    >>> fields["city"].tolist()
+    [4, 3, 4, 0]
+    """
+    transformer = FieldTransformer(
+        categorical_features,
+        continuous,
+        continuous_overrides=continuous_overrides,
+        min_frequency=min_frequency,
+        max_categories=max_categories,
+        n_bins=n_bins,
+    )
+    return transformer.set_output(transform="pandas")
