@@ -1,5 +1,5 @@
 """Training on data larger than memory: a Parquet dataset, chunk by chunk, through
-:meth:`~skautoint.AutoIntClassifier.partial_fit`.
+:meth:`~skautoint.AutoIntClassifier.partial_fit` (or the regressor's).
 
 Memory holds one chunk at a time (its Arrow batch, its DataFrame and its encoded arrays), the
 Parquet row group being decoded, and the network; the field encoding is fitted once, on a
@@ -9,6 +9,7 @@ Needs the ``parquet`` extra (``pyarrow``).
 """
 
 import numpy as np
+from sklearn.base import is_regressor
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils import check_random_state
 
@@ -126,7 +127,7 @@ def sample_parquet(source, n_rows, *, target, columns=None, random_state=None):
     return _split_target(_pyarrow().Table.from_batches(picked).to_pandas(), target)
 
 
-def partial_fit_parquet(estimator, source, *, target, classes, epochs=1, chunk_rows=500_000,
+def partial_fit_parquet(estimator, source, *, target, classes=None, epochs=1, chunk_rows=500_000,
                         sample_rows=100_000, columns=None, random_state=None):
     """Train ``estimator`` on a Parquet dataset larger than memory, one chunk at a time.
 
@@ -138,14 +139,14 @@ def partial_fit_parquet(estimator, source, *, target, classes, epochs=1, chunk_r
 
     Parameters
     ----------
-    estimator : AutoIntClassifier
-        The classifier to train (it continues from its current state if already trained).
+    estimator : AutoIntClassifier or AutoIntRegressor
+        The estimator to train (it continues from its current state if already trained).
     source : str, path or list of paths
         A Parquet file, a directory of Parquet files, or a list of files.
     target : str
         Column of the labels.
-    classes : array-like
-        Every class label of the data.
+    classes : array-like, default=None
+        Every class label of the data: required for a classifier, unused by a regressor.
     epochs : int, default=1
         Passes over the data.
     chunk_rows : int, default=500_000
@@ -159,8 +160,8 @@ def partial_fit_parquet(estimator, source, *, target, classes, epochs=1, chunk_r
 
     Returns
     -------
-    estimator : AutoIntClassifier
-        The trained classifier.
+    estimator : AutoIntClassifier or AutoIntRegressor
+        The trained estimator.
 
     Examples
     --------
@@ -183,8 +184,9 @@ def partial_fit_parquet(estimator, source, *, target, classes, epochs=1, chunk_r
         encoding = estimator._new_field_transformer().fit(X_sample)
         estimator.set_params(field_transformer=FrozenEstimator(encoding))
         del X_sample
+    labels = {} if is_regressor(estimator) else {"classes": classes}
     for _ in range(epochs):
         for X, y in iter_parquet_chunks(source, target=target, chunk_rows=chunk_rows,
                                         columns=columns):
-            estimator.partial_fit(X, y, classes=classes)
+            estimator.partial_fit(X, y, **labels)
     return estimator

@@ -12,7 +12,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 from torch import distributed as dist
 
-from skautoint import AutoIntClassifier
+from skautoint import AutoIntClassifier, AutoIntRegressor
 
 SCRIPT = Path(__file__).parents[1] / "examples" / "train_distributed.py"
 
@@ -43,6 +43,18 @@ def test_a_group_of_one_process_trains_exactly_like_no_group(adult_small, one_pr
     grouped = AutoIntClassifier(**params, distributed=True).fit(X, y)
     np.testing.assert_array_equal(grouped.predict_proba(X_test), alone.predict_proba(X_test))
     assert [r["valid_loss"] for r in grouped.history_] == [r["valid_loss"] for r in alone.history_]
+
+
+def test_a_group_of_one_process_trains_a_regressor_exactly_like_no_group(adult_small,
+                                                                        one_process_group):
+    X, _, X_test, _ = adult_small
+    y = X.pop("hours_per_week")
+    params = dict(max_epochs=2, loss="poisson", random_state=0)
+    alone = AutoIntRegressor(**params).fit(X, y)
+    grouped = AutoIntRegressor(**params, distributed=True).fit(X, y)
+    X_test = X_test.drop(columns="hours_per_week")
+    np.testing.assert_array_equal(grouped.predict(X_test), alone.predict(X_test))
+    assert grouped._loss.scale == alone._loss.scale == pytest.approx(y.mean())
 
 
 def test_two_torchrun_processes_train_one_network_as_good_as_one_process(adult, tmp_path):

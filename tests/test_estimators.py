@@ -73,13 +73,14 @@ def test_multiclass_movielens_ratings(movielens):
 
 @pytest.mark.parametrize("kind", ["str", "int", "bool"])
 def test_any_label_type(adult_small, kind):
-    X, y, X_test, _ = adult_small
+    X, y, X_test, y_test = adult_small
     labels = {"str": y, "int": (y == ">50K").astype(int) * 7 - 2, "bool": y == ">50K"}[kind]
     clf = AutoIntClassifier(**QUICK).fit(X, labels)
     assert clf.classes_.tolist() == sorted(set(labels.tolist()))
     predicted = clf.predict(X_test)
     assert set(predicted.tolist()) <= set(labels.tolist())
-    assert clf.score(X, labels) > 0.75
+    positive = clf.predict_proba(X_test)[:, list(clf.classes_).index(labels[y == ">50K"].iloc[0])]
+    assert roc_auc_score(y_test == ">50K", positive) > 0.85  # a constant model scores 0.5
 
 
 def test_unseen_levels_and_missing_values_at_predict(adult_small):
@@ -203,14 +204,21 @@ def test_invalid_parameters_are_rejected_by_name(adult_small, params, name):
         AutoIntClassifier(**params).fit(X, y)
 
 
-def test_variants_train_and_predict(adult_small):
-    X, y, X_test, _ = adult_small
-    for params in [{"attention_scaling": True, "layer_norm": "after_activation"},
-                   {"linear_term": True}, {"mlp_hidden_units": (32, 16), "dropout": 0.1},
-                   {"residual": "none"}]:
-        clf = AutoIntClassifier(**QUICK, **params).fit(X, y)
-        assert clf.score(X_test, clf.predict(X_test)) == 1.0
-        assert clf.score(X, y) > 0.75, params
+@pytest.mark.parametrize("params", [
+    {"attention_scaling": True, "layer_norm": "after_activation"},
+    {"linear_term": True},
+    {"mlp_hidden_units": (32, 16), "dropout": 0.1},
+    {"residual": "none"},
+    {"output_projection": "per_field", "residual": "identity", "layer_norm": "after_residual",
+     "activation": "none", "projection_bias": True, "attention_scaling": True, "dropout": 0.1,
+     "field_bias": True, "linear_term": True},  # the transformer-style block
+    {"output_projection": "flattened", "projection_bias": True},
+], ids=["scaled-layernorm", "linear", "autoint-plus", "no-residual", "transformer", "flattened"])
+def test_variants_train_and_rank_the_test_rows(adult_small, params):
+    X, y, X_test, y_test = adult_small
+    clf = AutoIntClassifier(**QUICK, **params).fit(X, y)
+    auc = roc_auc_score(y_test == ">50K", clf.predict_proba(X_test)[:, 1])
+    assert auc > 0.85, (params, auc)  # a constant model scores 0.5
 
 
 def test_auto_batch_size_and_learning_rate_follow_the_training_rows(adult_small):

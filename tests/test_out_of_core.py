@@ -61,3 +61,15 @@ def test_parquet_training_matches_fit_in_memory(adult_parquet, adult):
     assert chunked.n_iter_ == 8
     scores = [roc_auc_score(y_test, m.predict_proba(X_test)[:, 1]) for m in (in_memory, chunked)]
     assert scores[1] > 0.88 and abs(scores[0] - scores[1]) < 0.01
+
+
+def test_parquet_training_of_a_regressor(adult_parquet, adult):
+    from skautoint import AutoIntRegressor
+
+    folder, _ = adult_parquet
+    _, _, X_test, income = adult
+    model = partial_fit_parquet(AutoIntRegressor(**PARAMS), folder, target="hours_per_week",
+                                chunk_rows=4_000, sample_rows=2_000, random_state=0)
+    y_test = X_test["hours_per_week"]
+    X_test = X_test.drop(columns="hours_per_week").assign(income=income)  # income: a feature
+    assert model.n_iter_ == 4 and model.score(X_test, y_test) > 0.1
