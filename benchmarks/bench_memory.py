@@ -94,7 +94,7 @@ def fit_out_of_core(path, threads, loop_seconds, chunk_rows):
             "encode s": encode_s, "loop samples/s": loop_speed,
             "fit s": encode_s + total / loop_speed,
             "fit": "extrapolated" if rows < total else "measured",
-            "table rows": clf.field_spec_.n_rows, "embedding update": clf.embedding_update_}
+            "table rows": clf.field_spec_.table_rows, "embedding update": clf.embedding_update_}
 
 
 def fit(path, threads, loop_seconds):
@@ -138,7 +138,7 @@ def fit(path, threads, loop_seconds):
             "encode s": encode_s, "loop samples/s": loop_speed,
             "fit s": encode_s + len(y) / loop_speed,
             "fit": "extrapolated" if "end" in clock else "measured",
-            "table rows": clf.field_spec_.n_rows, "embedding update": clf.embedding_update_}
+            "table rows": clf.field_spec_.table_rows, "embedding update": clf.embedding_update_}
 
 
 def main():

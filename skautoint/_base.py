@@ -30,7 +30,7 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.validation import _check_sample_weight, check_consistent_length, check_is_fitted
 
 from ._distributed import LOCAL, join_process_group
-from ._fields import FieldSpec, check_field_input, make_field_transformer
+from ._fields import check_field_input, encode_fields, make_field_transformer
 from ._network import (
     ACTIVATIONS,
     LAYER_NORMS,
@@ -53,7 +53,7 @@ from ._training import (
 from ._version import __version__
 from .exceptions import TrainingDivergedError, TrainingInterruptedWarning
 
-__all__ = ["SHARED_PARAMETERS_DOC", "BaseAutoInt"]
+__all__ = ["FIELD_PARAMETERS", "NETWORK_PARAMETERS", "BaseAutoInt"]
 
 
 def _keyword_parameters(function):
@@ -68,162 +68,6 @@ NETWORK_PARAMETERS = tuple(
     name for name, parameter in inspect.signature(AutoIntNet).parameters.items()
     if parameter.kind == parameter.KEYWORD_ONLY
 )
-
-SHARED_PARAMETERS_DOC = """\
-    categorical_features : "from_dtype", None, array-like of str or int, or bool mask, \
-            default="from_dtype"
-        Which columns are categorical; see :func:`~skautoint.make_field_transformer`.
-    continuous : {"embed", "bucketize"}, default="bucketize"
-        How numeric columns become fields: quantile buckets, or a robustly scaled value times
-        a learned vector (the paper's way).
-    continuous_overrides : dict, default=None
-        Per-column choice replacing ``continuous``, keyed by column name or index.
-    min_frequency : int or float, default=2
-        Categorical levels seen fewer times share one "rare" code (so a level seen once, which
-        no embedding can learn from, is rare). Raise it, or set ``max_categories``, to bound
-        the embedding table on very large data.
-    max_categories : int, default=None
-        Keep at most this many levels per categorical column (the most frequent); the others
-        share the rare code. Bounds the embedding table for identifier-like columns.
-    n_bins : int or "auto", default="auto"
-        Largest number of buckets of a bucketized column; ``"auto"`` takes one per 250 rows,
-        between 8 and 128.
-    field_transformer : FieldTransformer, default=None
-        The field encoding to use instead of one built from the parameters above (which it
-        then overrides). Unfitted, a clone of it is fitted on the training rows. Fitted (on a
-        sample of data too large for memory, for :meth:`partial_fit`), it is used as it is;
-        wrap it in :class:`sklearn.frozen.FrozenEstimator` so that ``clone`` (and with it
-        ``GridSearchCV``) keeps it fitted.
-    embedding_dim : int, default=16
-        Width of every field embedding.
-    n_layers : int, default=3
-        Number of interacting (self-attention) layers.
-    n_heads : int, default=2
-        Attention heads per layer.
-    attention_dim : int, default=32
-        Width of each attention head.
-    output_projection : {"none", "per_field", "flattened"}, default="none"
-        What maps the concatenated heads of a layer back to the embedding width: nothing (the
-        paper: the layer is ``n_heads * attention_dim`` wide), a matrix ``W_O`` per field (the
-        transformer's output projection), or one dense layer over the flattened fields of the
-        row (``n_fields * width -> n_fields * embedding_dim``).
-    residual : {"projected", "identity", "none"}, default="projected"
-        What every layer adds to its attention output: the projected input ``W_res e_m``
-        (the paper; with ``output_projection="flattened"`` a dense layer over the flattened
-        input), the input itself (needs equal widths), or nothing.
-    layer_norm : {"none", "after_residual", "after_activation"}, default="none"
-        LayerNorm over each field's vector: after the residual sum (before the activation,
-        as in transformers and FuxiCTR), after the activation (the authors' TensorFlow
-        code), or none (the paper).
-    activation : {"relu", "none"}, default="relu"
-        Activation after the residual sum (the paper's ReLU, or none as in a transformer
-        block).
-    projection_bias : bool, default=False
-        Biases on the projections ``W_Q``, ``W_K``, ``W_V``, ``W_O`` and ``W_res`` (the paper
-        has none).
-    attention_scaling : bool, default=False
-        Divide attention logits by ``sqrt(attention_dim)`` (scaled dot product).
-    field_bias : bool, default=False
-        Add a learned vector per field (a positional embedding) to every field embedding
-        before the first layer.
-    linear_term : bool, default=False
-        Add a first-order (logistic-regression) term: one learned weight per level (and
-        output), summed over the fields.
-    mlp_hidden_units : tuple of int, default=()
-        Non-empty adds an MLP branch on the embeddings (AutoInt+).
-    dropout : float, default=0.0
-        Dropout on attention weights and in the MLP branch.
-    learning_rate : float or "auto", default="auto"
-        Adam's step size. ``"auto"`` is ``1e-3 * sqrt(batch_size / 256)``, at least 5e-4.
-    batch_size : int or "auto", default="auto"
-        Rows per training step. ``"auto"`` aims at about 100 steps per epoch: the power of 2
-        nearest to ``n_samples / 100``, between 32 and 1024.
-    max_epochs : int, default=100
-        Largest number of passes over the training data.
-    weight_decay : float, default=0.0
-        Adam's L2 penalty on the attention, output and MLP weights.
-    embedding_weight_decay : float, default=1e-3
-        Adam's L2 penalty on the embedding tables (the field embeddings, and the per-level
-        weights of ``linear_term``). It reaches every row at every step, also the rows of
-        levels absent from the batch, which Adam then pulls towards zero: the rarer a level,
-        the more its embedding shrinks (rare levels are where a CTR model overfits). ``0``
-        turns it off. With ``embedding_update="touched"`` it reaches only the rows of the
-        levels in the batch.
-    embedding_update : {"auto", "dense", "touched"}, default="auto"
-        How Adam updates the embedding tables. ``"dense"``: every row at every step, at a
-        cost proportional to the size of the tables (about 3 s per step for 10 million
-        levels on 2 CPU cores). ``"touched"``: only the rows of the levels in the batch, at a
-        cost independent of the vocabulary; the other rows keep their values and moments.
-        ``"auto"`` takes ``"touched"`` when the tables hold 2**22 entries or more (262,144
-        levels of width 16), ``"dense"`` otherwise. The choice is in ``embedding_update_``.
-    early_stopping : "auto" or bool, default="auto"
-        Hold out ``validation_fraction`` of the rows (or use ``X_val``) and stop when the
-        validation loss has not improved by ``tol`` for ``n_iter_no_change`` epochs; the
-        best epoch's weights are restored. ``"auto"`` enables it from 200 rows on, or
-        whenever ``X_val`` is given.
-    validation_fraction : float or int, default=0.1
-        Share (or number) of rows held out for early stopping.
-    n_iter_no_change : int, default=5
-        Epochs without improvement before training stops.
-    tol : float, default=1e-4
-        Smallest decrease of the validation loss that counts as an improvement.
-"""
-
-SHARED_TRAINING_DOC = """\
-    random_state : int, RandomState instance or None, default=None
-        Seeds weight initialisation, batch order, dropout and the validation split. The global
-        torch random state is left as it was.
-    verbose : int, default=0
-        0 is silent; 1 prints a table with one line per epoch (training loss, validation
-        loss and score, seconds, ``*`` on the best epoch so far); 2 adds a tqdm progress
-        bar over the batches of each epoch.
-    device : {"auto", "cpu", "cuda"}, default="auto"
-        Where the network trains; ``"auto"`` takes CUDA when torch sees it.
-    warm_start : bool, default=False
-        Continue training the fitted network for another ``max_epochs`` instead of starting
-        over.
-    distributed : bool, default=False
-        Data-parallel :meth:`fit` across the processes of a ``torch.distributed`` job (one
-        per GPU or CPU socket, on one or several machines), started by ``torchrun``. Every
-        process runs the same script and calls ``fit`` on its own rows; they train one
-        network, averaging gradients at every step, and every process ends with the same
-        fitted estimator. Process 0's rows fit the field encoding; ``batch_size`` is each
-        process's (``"auto"`` divides the one-process choice among the processes, so that
-        the effective batch stays the same). See the "Scaling up" page of the docs.
-"""
-
-SHARED_ATTRIBUTES_DOC = """\
-    n_features_in_ : int
-        Number of columns seen in ``fit``.
-    feature_names_in_ : ndarray of str
-        Column names seen in ``fit``, when they are all strings.
-    field_transformer_ : FieldTransformer
-        The fitted field transformer.
-    field_spec_ : FieldSpec
-        Field names, kinds and table sizes.
-    module_ : AutoIntNet
-        The trained torch network.
-    n_iter_ : int
-        Epochs run (over all warm starts).
-    best_iteration_ : int
-        Epoch whose weights the network holds.
-    batch_size_ : int
-        The batch size used (``batch_size``, or the ``"auto"`` choice).
-    embedding_update_ : {"dense", "touched"}
-        The embedding update used (``embedding_update``, or the ``"auto"`` choice).
-    learning_rate_ : float
-        The learning rate used (``learning_rate``, or the ``"auto"`` choice).
-"""
-
-
-def fill_shared_docs(cls):
-    """Put the shared Parameters and Attributes entries into a subclass's docstring."""
-    cls.__doc__ = (cls.__doc__
-                   .replace("    {shared_parameters}\n", SHARED_PARAMETERS_DOC)
-                   .replace("    {shared_training}\n", SHARED_TRAINING_DOC)
-                   .replace("    {shared_attributes}\n", SHARED_ATTRIBUTES_DOC))
-    return cls
-
 
 def _resolve_device(device):
     if device == "auto":
@@ -450,25 +294,20 @@ class BaseAutoInt(BaseEstimator):
         (on process 0's rows, and sent to the other processes); without it, one is built
         from the field parameters.
         """
-        given = self.field_transformer
-        if given is not None and _is_fitted(given):
-            self.field_transformer_ = given
-            fields = given.transform(X)
-        else:
-            transformer = (clone(given).set_output(transform="pandas") if given is not None
-                           else self._new_field_transformer())  # FieldSpec reads pandas dtypes
+        transformer = self.field_transformer
+        if transformer is None or not _is_fitted(transformer):
+            transformer = (clone(transformer).set_output(transform="pandas")
+                           if transformer is not None else self._new_field_transformer())
             if group.rank == 0:
-                fields = transformer.fit_transform(X)
+                transformer.fit(X)
             transformer = group.broadcast(transformer)
-            if group.rank != 0:
-                fields = transformer.transform(X)
-            self.field_transformer_ = transformer
-        self.field_spec_ = FieldSpec.from_encoded(fields)
+        self.field_transformer_ = transformer
+        self.field_spec_, index, value = encode_fields(transformer, X)
         self.history_ = []
-        return self.field_spec_.to_arrays(fields)
+        return index, value
 
     def _encode(self, X):
-        return self.field_spec_.to_arrays(self.field_transformer_.transform(self._as_fitted(X)))
+        return encode_fields(self.field_transformer_, self._as_fitted(X), self.field_spec_)[1:]
 
     def _as_fitted(self, X):
         """Give validated ``X`` the column naming of ``fit`` (names or none).
@@ -496,7 +335,7 @@ class BaseAutoInt(BaseEstimator):
         spec = self.field_spec_
         params = {name: getattr(self, name) for name in NETWORK_PARAMETERS}
         params["mlp_hidden_units"] = tuple(self.mlp_hidden_units)
-        return dict(table_rows=spec.n_rows, n_fields=spec.n_fields,
+        return dict(table_rows=spec.table_rows, n_fields=spec.n_fields,
                     n_outputs=self._loss.n_outputs, **params)
 
     def _training_config(self, max_epochs):

@@ -17,8 +17,9 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_y, check_is_fitted
 
-from ._base import BaseAutoInt, fill_shared_docs
+from ._base import BaseAutoInt
 from ._distributed import LOCAL
+from ._docs import fill_shared_docs
 from ._losses import REGRESSION_LOSSES, classification_loss, make_regression_loss
 
 __all__ = ["AutoIntClassifier", "AutoIntRegressor", "final_estimator"]

@@ -190,7 +190,7 @@ def test_field_spec_gives_one_gather_index_and_value(mixed_frame):
     # Every field's rows stay inside its own block of the shared table.
     for j, (offset, size) in enumerate(zip(spec.offsets, spec.sizes, strict=True)):
         assert np.all((index[:, j] >= offset) & (index[:, j] < offset + size))
-    assert spec.n_rows == sum(spec.sizes)
+    assert spec.table_rows == sum(spec.sizes)
     # Embedded: the scaled number as value; missing: the field's second row with value 1.
     visits = fields["visits"].to_numpy()
     assert index[3, 3] == spec.offsets[3] + 1 and value[3, 3] == 1.0

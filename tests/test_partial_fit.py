@@ -38,9 +38,9 @@ def test_first_chunk_fixes_the_encoding_and_later_levels_are_unknown(adult):
     X, y, _, _ = adult
     first = X.iloc[:500].assign(workclass="Private")  # one level only in the first chunk
     clf = AutoIntClassifier(**PARAMS).partial_fit(first, y.iloc[:500], classes=np.unique(y))
-    table_rows = clf.field_spec_.n_rows
+    table_rows = clf.field_spec_.table_rows
     clf.partial_fit(X.iloc[500:1000], y.iloc[500:1000])
-    assert clf.field_spec_.n_rows == table_rows
+    assert clf.field_spec_.table_rows == table_rows
     index, _ = clf._encode_for_inference(X.iloc[500:1000])
     column = clf.field_spec_.names.index("workclass")
     workclass = X.iloc[500:1000]["workclass"]

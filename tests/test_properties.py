@@ -95,7 +95,7 @@ def test_field_transformer_codes_are_valid_and_round_trips_are_exact(X, continuo
             assert np.isfinite(present).all() and (np.abs(present) <= 10.0).all()
     spec = FieldSpec.from_encoded(fields)
     index, value = spec.to_arrays(fields)
-    assert index.min() >= 0 and index.max() < spec.n_rows
+    assert index.min() >= 0 and index.max() < spec.table_rows
     assert np.isfinite(value).all()
     # Round trips: fit_transform == transform, idempotent on its own output, pickle.
     pd.testing.assert_frame_equal(transformer.fit_transform(X), fields)

@@ -23,7 +23,7 @@ from ._categorical import (
 from ._input import check_field_input
 from ._kinds import CONTINUOUS_STRATEGIES, FieldSelector, is_coded_dtype, resolve_field_kinds
 from ._numeric import FieldBucketizer, FieldScaler, auto_n_bins
-from ._spec import FieldSpec
+from ._spec import FieldSpec, encode_fields
 from ._transformer import FieldTransformer, make_field_transformer
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "FieldTransformer",
     "auto_n_bins",
     "check_field_input",
+    "encode_fields",
     "is_coded_dtype",
     "make_field_transformer",
     "resolve_field_kinds",

@@ -71,7 +71,7 @@ class FieldSpec:
         return np.concatenate([[0], np.cumsum(self.sizes)[:-1]]).astype(np.int64)
 
     @property
-    def n_rows(self):
+    def table_rows(self):
         """Total rows of the shared embedding table."""
         return int(sum(self.sizes))
 
@@ -97,7 +97,8 @@ class FieldSpec:
                 f"{list(self.names)}."
             )
         n = len(fields)
-        index = np.empty((n, self.n_fields), dtype=np.int32 if self.n_rows < 2**31 else np.int64)
+        index = np.empty((n, self.n_fields), dtype=np.int32 if self.table_rows < 2**31
+                         else np.int64)
         value = np.ones((n, self.n_fields), dtype=np.float32)
         layout = zip(self.kinds, self.sizes, self.offsets, strict=True)
         for j, (kind, size, offset) in enumerate(layout):
@@ -123,3 +124,35 @@ def _coded_values(column):
     codes = column.cat.codes.to_numpy().astype(np.int64)
     categories = column.cat.categories.to_numpy().astype(np.int64)
     return np.where(codes >= 0, categories[codes], -1)
+
+
+def encode_fields(transformer, X, spec=None):
+    """Encode raw rows with a fitted field transformer, as the network's input arrays.
+
+    The one call from an estimator into the fields layer once the transformer is fitted: the
+    transform, the spec and the uniform lookup arrays.
+
+    Parameters
+    ----------
+    transformer : FieldTransformer
+        A fitted field transformer with pandas output.
+    X : DataFrame or array-like of shape (n_samples, n_features)
+        Raw rows.
+    spec : FieldSpec, default=None
+        The spec the fields must have (the one of ``fit``); read off the output when None.
+
+    Returns
+    -------
+    spec : FieldSpec
+        The fields' spec.
+    index, value : ndarray of shape (n_samples, n_fields)
+        As :meth:`FieldSpec.to_arrays` returns them.
+    """
+    fields = transformer.transform(X)
+    if not isinstance(fields, pd.DataFrame):
+        raise TypeError(
+            f"The field transformer returned {type(fields).__name__}; skautoint reads the field "
+            "sizes from a pandas DataFrame: call set_output(transform='pandas') on it."
+        )
+    spec = FieldSpec.from_encoded(fields) if spec is None else spec
+    return (spec, *spec.to_arrays(fields))
