@@ -15,7 +15,7 @@ import scipy.sparse as sp
 from sklearn.exceptions import DataConversionWarning
 from sklearn.utils._param_validation import InvalidParameterError
 
-from skautoint import AutoIntClassifier, make_field_transformer
+from skautoint import AutoIntClassifier, AutoIntRegressor, make_field_transformer
 from skautoint.exceptions import HighCardinalityWarning, LevelTypeChangedWarning
 
 TINY = dict(max_epochs=2, embedding_dim=4, attention_dim=4, n_layers=1, random_state=0)
@@ -317,12 +317,25 @@ INVALID_PARAMS = {
 }
 
 
-def test_every_parameter_rejects_an_invalid_value_in_scikit_learn_style():
-    assert set(INVALID_PARAMS) == set(AutoIntClassifier().get_params())
-    for name, value in INVALID_PARAMS.items():
+@pytest.mark.parametrize("estimator", [AutoIntClassifier, AutoIntRegressor])
+def test_every_parameter_rejects_an_invalid_value_in_scikit_learn_style(estimator):
+    invalid = dict(INVALID_PARAMS)
+    if estimator is AutoIntRegressor:
+        del invalid["class_weight"]
+        invalid.update(loss="log_loss", quantile=1.5)
+    assert set(invalid) == set(estimator().get_params())
+    for name, value in invalid.items():
         with pytest.raises(InvalidParameterError,
-                           match=f"The '{name}' parameter of AutoIntClassifier must be"):
-            AutoIntClassifier(**{name: value}).fit(BASE, Y)
+                           match=f"The '{name}' parameter of {estimator.__name__} must be"):
+            estimator(**{name: value}).fit(BASE, Y)
+
+
+def test_classifier_and_regressor_share_every_default():
+    classifier, regressor = AutoIntClassifier().get_params(), AutoIntRegressor().get_params()
+    shared = set(classifier) & set(regressor)
+    assert shared == set(classifier) - {"class_weight"} == set(regressor) - {"loss", "quantile"}
+    assert {name: classifier[name] for name in shared} == {name: regressor[name]
+                                                            for name in shared}
 
 
 @pytest.mark.parametrize(("params", "match"), [
