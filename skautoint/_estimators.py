@@ -145,37 +145,30 @@ class AutoIntClassifier(ClassifierMixin, BaseAutoInt):
                 f"class: {classes[0]!r}."
             )
         self.classes_, self._loss = classes, classification_loss(len(classes))
-        target = np.searchsorted(classes, y)
-        if self.class_weight == "balanced":
-            sample_weight = sample_weight * _balanced_weights(target, len(classes), group)
-        elif self.class_weight is not None:
-            sample_weight = sample_weight * compute_sample_weight(self.class_weight, y)
-        return target, sample_weight
+        return self._class_weighted(y, sample_weight, group)
 
     def _encode_partial_target(self, y, sample_weight, *, first, classes=None):
-        if classes is not None:
-            classes = np.unique(_check_labels(classes, self, "classes"))
-        if first:
-            if classes is None:
-                raise ValueError("Pass `classes` (every class label of the data) on the first "
-                                 "call to partial_fit.")
-            if len(classes) < 2:
-                raise ValueError(f"`classes` must hold at least 2 labels; got {classes.tolist()}.")
-            self.classes_, self._loss = classes, classification_loss(len(classes))
-        elif classes is not None and not np.array_equal(classes, self.classes_):
-            raise ValueError(f"`classes` {classes.tolist()} differ from those of the first call "
-                             f"{self.classes_.tolist()}.")
-        unknown = np.setdiff1d(y, self.classes_)
-        if unknown.size:
-            raise ValueError(f"`y` holds labels not in `classes`: {unknown.tolist()}.")
         if self.class_weight == "balanced":
             raise ValueError(
                 "class_weight='balanced' is not supported by partial_fit: one chunk does not "
                 "show the class frequencies of the whole data. Pass a dict of class weights."
             )
-        if self.class_weight is not None:
+        classes = _partial_fit_classes(self, classes, first)
+        if first:
+            self.classes_, self._loss = classes, classification_loss(len(classes))
+        unknown = np.setdiff1d(y, self.classes_)
+        if unknown.size:
+            raise ValueError(f"`y` holds labels not in `classes`: {unknown.tolist()}.")
+        return self._class_weighted(y, sample_weight)
+
+    def _class_weighted(self, y, sample_weight, group=LOCAL):
+        """Class positions of ``y`` and ``sample_weight`` times ``class_weight``."""
+        target = np.searchsorted(self.classes_, y)
+        if self.class_weight == "balanced":
+            sample_weight = sample_weight * _balanced_weights(target, len(self.classes_), group)
+        elif self.class_weight is not None:
             sample_weight = sample_weight * compute_sample_weight(self.class_weight, y)
-        return np.searchsorted(self.classes_, y), sample_weight
+        return target, sample_weight
 
     def _encode_validation_target(self, y_val):
         unknown = np.setdiff1d(y_val, self.classes_)
@@ -420,6 +413,22 @@ def final_estimator(model, X):
         )
     check_is_fitted(model)
     return model, X
+
+
+def _partial_fit_classes(classifier, classes, first):
+    """The sorted ``classes`` of a partial_fit call, checked against the first call's."""
+    if classes is not None:
+        classes = np.unique(_check_labels(classes, classifier, "classes"))
+    if first:
+        if classes is None:
+            raise ValueError("Pass `classes` (every class label of the data) on the first "
+                             "call to partial_fit.")
+        if len(classes) < 2:
+            raise ValueError(f"`classes` must hold at least 2 labels; got {classes.tolist()}.")
+    elif classes is not None and not np.array_equal(classes, classifier.classes_):
+        raise ValueError(f"`classes` {classes.tolist()} differ from those of the first call "
+                         f"{classifier.classes_.tolist()}.")
+    return classes
 
 
 def _check_labels(y, estimator, name):
