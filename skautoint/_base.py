@@ -10,6 +10,7 @@ and encoded by the fields layer, trained on by :func:`~skautoint._training.fit_n
 the network knows nothing of either.
 """
 
+import contextlib
 import inspect
 import warnings
 from numbers import Integral, Real
@@ -40,7 +41,14 @@ from ._network import (
     check_layer_form,
 )
 from ._optim import EMBEDDING_UPDATES
-from ._state import STATE_FORMAT, check_saved_version, checksum, upgrade_state
+from ._state import (
+    FORMAT1_LAYER_NORM,
+    FORMAT1_RESIDUAL,
+    STATE_FORMAT,
+    check_saved_version,
+    checksum,
+    upgrade_state,
+)
 from ._training import (
     TrainingConfig,
     auto_batch_size,
@@ -108,8 +116,9 @@ class BaseAutoInt(BaseEstimator):
         "n_heads": [Interval(Integral, 1, None, closed="left")],
         "attention_dim": [Interval(Integral, 1, None, closed="left")],
         "output_projection": [StrOptions(set(OUTPUT_PROJECTIONS))],
-        "residual": [StrOptions(set(RESIDUALS))],
-        "layer_norm": [StrOptions(set(LAYER_NORMS))],
+        # booleans: the spelling of skautoint 0.1.0, deprecated (see _network_parameters)
+        "residual": [StrOptions(set(RESIDUALS)), "boolean"],
+        "layer_norm": [StrOptions(set(LAYER_NORMS)), "boolean"],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "projection_bias": ["boolean"],
         "attention_scaling": ["boolean"],
@@ -188,8 +197,8 @@ class BaseAutoInt(BaseEstimator):
         Raises
         ------
         TrainingDivergedError
-            When the training loss becomes NaN or infinite. A first fit then leaves the
-            estimator unfitted; a warm-start fit puts back the previous weights.
+            When the training loss becomes NaN or infinite. Like any failed call, it leaves
+            the estimator as it was: unfitted, or with the previous model and its weights.
 
         Warns
         -----
@@ -197,6 +206,10 @@ class BaseAutoInt(BaseEstimator):
             When ``KeyboardInterrupt`` stops training; the estimator keeps the best weights so
             far and is usable.
         """
+        with self._unchanged_on_failure():
+            return self._fit(X, y, sample_weight, X_val, y_val)
+
+    def _fit(self, X, y, sample_weight, X_val, y_val):
         warm = self.warm_start and hasattr(self, "module_")
         X = check_field_input(self, X, reset=not warm)
         y = self._validate_target(y, "y")
@@ -230,6 +243,28 @@ class BaseAutoInt(BaseEstimator):
 
     def _partial_fit(self, X, y, sample_weight, classes=None):
         """One epoch on one chunk; the shared body of the subclasses' ``partial_fit``."""
+        with self._unchanged_on_failure():
+            return self._partial_fit_chunk(X, y, sample_weight, classes)
+
+    @contextlib.contextmanager
+    def _unchanged_on_failure(self):
+        """Put every attribute back as it was when the block raises.
+
+        The network is trained in place, so its weights are not covered: a fit that diverges
+        puts them back itself (:func:`~skautoint._training.fit_network`), and the optimizer,
+        whose moments the diverging steps changed, starts anew at the next fit.
+        """
+        before = dict(self.__dict__)
+        try:
+            yield
+        except BaseException as exc:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            if isinstance(exc, TrainingDivergedError):
+                self._optimizer = None
+            raise
+
+    def _partial_fit_chunk(self, X, y, sample_weight, classes):
         if self.distributed:
             raise ValueError(
                 "partial_fit does not train across processes: distributed=True is for fit. "
@@ -244,8 +279,8 @@ class BaseAutoInt(BaseEstimator):
                                              ensure_non_negative=True)
         target, sample_weight = self._encode_partial_target(y, sample_weight, first=first,
                                                             classes=classes)
+        self.device_ = _resolve_device(self.device)
         if first:
-            self.device_ = _resolve_device(self.device)
             index, value = self._fit_field_transformer(X)
             self._resolve_step_settings(len(target))
         else:
@@ -264,8 +299,11 @@ class BaseAutoInt(BaseEstimator):
                 f"The 'mlp_hidden_units' parameter of {type(self).__name__} must be a tuple of "
                 f"positive ints. Got {units!r} instead."
             )
+        with warnings.catch_warnings():  # the deprecation warns once, when the network is built
+            warnings.simplefilter("ignore", FutureWarning)
+            residual = self._network_parameters()["residual"]
         check_layer_form(self.embedding_dim, self.attention_dim, self.n_heads,
-                         output_projection=self.output_projection, residual=self.residual,
+                         output_projection=self.output_projection, residual=residual,
                          n_layers=self.n_layers)
 
     def _resolve_step_settings(self, n_samples, n_processes=1):
@@ -295,14 +333,18 @@ class BaseAutoInt(BaseEstimator):
         from the field parameters.
         """
         transformer = self.field_transformer
-        if transformer is None or not _is_fitted(transformer):
+        if transformer is not None and _is_fitted(transformer):
+            encoded = encode_fields(transformer, X)
+        else:
             transformer = (clone(transformer).set_output(transform="pandas")
                            if transformer is not None else self._new_field_transformer())
             if group.rank == 0:
-                transformer.fit(X)
+                encoded = encode_fields(transformer, X, fit=True)
             transformer = group.broadcast(transformer)
+            if group.rank != 0:
+                encoded = encode_fields(transformer, X)
         self.field_transformer_ = transformer
-        self.field_spec_, index, value = encode_fields(transformer, X)
+        self.field_spec_, index, value = encoded
         self.history_ = []
         return index, value
 
@@ -331,10 +373,24 @@ class BaseAutoInt(BaseEstimator):
         return index, value, target, np.ones(len(target))
 
     # ------------------------------------------------------------------ training
-    def _module_params(self):
-        spec = self.field_spec_
+    def _network_parameters(self):
+        """The network parameters, with 0.1.0's boolean ``residual`` and ``layer_norm``
+        turned into the switches that build the same layers (and a FutureWarning)."""
         params = {name: getattr(self, name) for name in NETWORK_PARAMETERS}
         params["mlp_hidden_units"] = tuple(self.mlp_hidden_units)
+        for name, meaning in (("residual", FORMAT1_RESIDUAL), ("layer_norm", FORMAT1_LAYER_NORM)):
+            if isinstance(params[name], (bool, np.bool_)):
+                params[name] = meaning[bool(params[name])]
+                warnings.warn(
+                    f"{name}={getattr(self, name)} is deprecated and will be refused in a later "
+                    f"version; it builds the same layers as {name}={params[name]!r}.",
+                    FutureWarning, stacklevel=4,
+                )
+        return params
+
+    def _module_params(self):
+        spec = self.field_spec_
+        params = self._network_parameters()
         return dict(table_rows=spec.table_rows, n_fields=spec.n_fields,
                     n_outputs=self._loss.n_outputs, **params)
 
@@ -350,22 +406,15 @@ class BaseAutoInt(BaseEstimator):
     def _train_encoded(self, index, value, target, sample_weight, *, train_rows, validation,
                        seed, warm, max_epochs, caller, group=LOCAL):
         """Train on encoded rows (a new network unless ``warm``) and keep the result."""
-        if not warm:
-            self.module_params_ = self._module_params()
-        try:
-            result = fit_network(
-                module_params=self.module_params_, index=index, value=value, target=target,
-                sample_weight=sample_weight, train_rows=train_rows, loss=self._loss,
-                config=self._training_config(max_epochs), seed=seed, device=self.device_,
-                validation=validation, warm=(self.module_, self._optimizer) if warm else None,
-                first_epoch=len(self.history_) + 1, group=group,
-            )
-        except TrainingDivergedError:
-            if warm:
-                self._optimizer = None
-            else:
-                self._forget_fit()
-            raise
+        module_params = self.module_params_ if warm else self._module_params()
+        result = fit_network(
+            module_params=module_params, index=index, value=value, target=target,
+            sample_weight=sample_weight, train_rows=train_rows, loss=self._loss,
+            config=self._training_config(max_epochs), seed=seed, device=self.device_,
+            validation=validation, warm=(self.module_, self._optimizer) if warm else None,
+            first_epoch=len(self.history_) + 1, group=group,
+        )
+        self.module_params_ = module_params
         self.module_, self._optimizer = result.module, result.optimizer
         self.embedding_update_ = result.optimizer.embedding_update
         self.history_ = self.history_ + result.history
@@ -379,11 +428,6 @@ class BaseAutoInt(BaseEstimator):
                 "first epoch's).",
                 TrainingInterruptedWarning, stacklevel=4,  # the caller of fit/partial_fit
             )
-
-    def _forget_fit(self):
-        for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]:
-            delattr(self, name)
-        self._optimizer = None
 
     # ------------------------------------------------------------------ predict
     def _encode_for_inference(self, X):

@@ -360,15 +360,18 @@ class AutoIntRegressor(RegressorMixin, BaseAutoInt):
             raise ValueError(f"`{name}` must hold numbers for a regressor ({exc}).") from exc
 
     def _encode_target(self, y, sample_weight, *, warm, group=LOCAL):
+        if warm:
+            _check_same_loss(self)
+        loss = self._loss if warm else make_regression_loss(self.loss, self.quantile)
+        loss.check_target(y, "y", group)
         if not warm:
-            loss = make_regression_loss(self.loss, self.quantile)
-            loss.check_target(y)  # before the moments: a log link needs a positive mean
-            moments = torch.tensor([sample_weight.sum(), (sample_weight * y).sum(),
-                                    (sample_weight * y**2).sum()], dtype=torch.float64)
-            self._loss = loss.fit_target(*group.sum(moments).tolist())
-        else:
-            self._loss.check_target(y)
-        return self._loss.encode_target(y), sample_weight
+            total, weighted = group.sum(torch.tensor(
+                [sample_weight.sum(), (sample_weight * y).sum()], dtype=torch.float64)).tolist()
+            mean = weighted / total if total > 0 else 0.0
+            spread = float(group.sum(torch.tensor((sample_weight * (y - mean) ** 2).sum(),
+                                                  dtype=torch.float64)))
+            self._loss = loss.fit_target(total, mean, spread)
+        return loss.encode_target(y), sample_weight
 
     def _encode_partial_target(self, y, sample_weight, *, first, classes=None):
         return self._encode_target(y, sample_weight, warm=not first)
@@ -429,6 +432,18 @@ def _partial_fit_classes(classifier, classes, first):
         raise ValueError(f"`classes` {classes.tolist()} differ from those of the first call "
                          f"{classifier.classes_.tolist()}.")
     return classes
+
+
+def _check_same_loss(regressor):
+    """A warm start or partial_fit continues the fitted loss; refuse another one."""
+    fitted = regressor._loss
+    wanted = (regressor.loss, regressor.quantile if regressor.loss == "quantile" else None)
+    if wanted != (fitted.name, getattr(fitted, "quantile", None)):
+        raise ValueError(
+            f"This regressor was fitted with {fitted!r}; warm_start and partial_fit continue "
+            f"that fit, so loss={regressor.loss!r} (quantile={regressor.quantile!r}) cannot "
+            "replace it. Fit anew (warm_start=False) to change the loss."
+        )
 
 
 def _check_labels(y, estimator, name):

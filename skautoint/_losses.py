@@ -170,21 +170,44 @@ class RegressionLoss(Loss):
     def __init__(self):
         self.shift, self.scale = 0.0, 1.0
 
-    def check_target(self, y, name="y"):
-        """Raise a ValueError when ``y`` (float64 array) is outside the loss's domain."""
+    #: What the target must be, for error messages; None for any finite number.
+    domain = None
 
-    def fit_target(self, total_weight, weighted_sum, weighted_square_sum):
-        """Learn ``shift`` and ``scale`` from the weighted moments of the training target.
+    def invalid_count(self, y):
+        """Number of values of ``y`` (float64 array) outside the loss's domain."""
+        return 0
 
-        Taking sums (not the target itself) lets a distributed fit add up every process's.
+    def check_target(self, y, name="y", group=None):
+        """Raise a ValueError when values of ``y`` are outside the loss's domain.
+
+        With a process ``group`` every process counts its own values and all raise
+        together, so that none is left waiting in a collective operation.
         """
-        mean = weighted_sum / total_weight
+        bad = self.invalid_count(y)
+        if group is not None:
+            bad = group.total(bad)
+        if bad:
+            raise ValueError(
+                f"loss={self.name!r} needs {self.domain}; `{name}` holds {bad} value(s) "
+                f"outside it (smallest {np.min(y) if len(y) else 'on another process'})."
+            )
+
+    def fit_target(self, total_weight, mean, squared_deviation_sum):
+        """Learn ``shift`` and ``scale`` from the weighted mean and the weighted sum of
+        squared deviations from it of the training target.
+
+        Taking sums (not the target itself) lets a distributed fit add up every process's;
+        deviations from the mean (not raw second moments) keep the spread of a target with a
+        large offset (prices around 1e9, timestamps).
+        """
         if self.log_link:
-            self.shift, self.scale = 0.0, mean if mean > 0 else 1.0
+            if not mean > 0:
+                raise ValueError(f"loss={self.name!r} needs some positive target values; the "
+                                 "training target is all zeros.")
+            self.shift, self.scale = 0.0, float(mean)
             return self
-        variance = max(weighted_square_sum / total_weight - mean**2, 0.0)
-        std = math.sqrt(variance)
-        self.shift, self.scale = mean, std if std > 1e-12 * max(1.0, abs(mean)) else 1.0
+        std = math.sqrt(max(squared_deviation_sum / total_weight, 0.0)) if total_weight > 0 else 0
+        self.shift, self.scale = float(mean), std if std > 1e-14 * max(1.0, abs(mean)) else 1.0
         return self
 
     def encode_target(self, y):
@@ -283,16 +306,10 @@ class PoissonDeviance(RegressionLoss):
 
     name = "poisson"
     log_link = True
+    domain = "a non-negative target"
 
-    def check_target(self, y, name="y"):
-        if (y < 0).any():
-            raise ValueError(
-                f"loss='poisson' needs a non-negative target; `{name}` holds "
-                f"{int((y < 0).sum())} negative value(s) (smallest {y.min()})."
-            )
-        if not (y > 0).any():
-            raise ValueError(f"loss='poisson' needs some positive target values; `{name}` "
-                             "holds only zeros.")
+    def invalid_count(self, y):
+        return int((y < 0).sum())
 
     def per_sample(self, raw, target):
         log_mean = raw[:, 0]
@@ -304,13 +321,10 @@ class GammaDeviance(RegressionLoss):
 
     name = "gamma"
     log_link = True
+    domain = "a strictly positive target"
 
-    def check_target(self, y, name="y"):
-        if (y <= 0).any():
-            raise ValueError(
-                f"loss='gamma' needs a strictly positive target; `{name}` holds "
-                f"{int((y <= 0).sum())} value(s) <= 0 (smallest {y.min()})."
-            )
+    def invalid_count(self, y):
+        return int((y <= 0).sum())
 
     def per_sample(self, raw, target):
         log_mean = raw[:, 0]

@@ -15,7 +15,8 @@ import numpy as np
 from ._version import __version__
 from .exceptions import InconsistentVersionWarning
 
-__all__ = ["STATE_FORMAT", "check_saved_version", "checksum", "upgrade_state"]
+__all__ = ["FORMAT1_LAYER_NORM", "FORMAT1_RESIDUAL", "STATE_FORMAT", "check_saved_version",
+           "checksum", "upgrade_state"]
 
 #: Layout of the pickled state; bumped when the layout changes. Format 1 (skautoint 0.1.0
 #: before the estimator family): boolean ``residual`` / ``layer_norm``, the network's
@@ -54,8 +55,8 @@ def check_saved_version(class_name, saved_version, saved_format):
 
 
 # Format 1's boolean layer switches, as the switches that build the same layer.
-_FORMAT1_RESIDUAL = {True: "projected", False: "none"}
-_FORMAT1_LAYER_NORM = {True: "after_activation", False: "none"}
+FORMAT1_RESIDUAL = {True: "projected", False: "none"}
+FORMAT1_LAYER_NORM = {True: "after_activation", False: "none"}
 
 
 def upgrade_state(state, saved_format, make_loss):
@@ -67,8 +68,8 @@ def upgrade_state(state, saved_format, make_loss):
         for params in (state, state.get("module_params_")):
             if params is None:
                 continue
-            params["residual"] = _FORMAT1_RESIDUAL[bool(params["residual"])]
-            params["layer_norm"] = _FORMAT1_LAYER_NORM[bool(params["layer_norm"])]
+            params["residual"] = FORMAT1_RESIDUAL[bool(params["residual"])]
+            params["layer_norm"] = FORMAT1_LAYER_NORM[bool(params["layer_norm"])]
             params.update(output_projection="none", activation="relu", projection_bias=False,
                           field_bias=False)
         if "module_params_" in state:

@@ -369,11 +369,12 @@ def _print_record(record, score_name, header=False):
     """One line per epoch under a header, the best epoch so far marked with ``*``."""
     columns = [(key, fmt, title.format(score_name)) for key, fmt, title in _COLUMNS
                if key in record]
+    widths = [max(len(fmt.format(record[key])), len(title)) for key, fmt, title in columns]
     if header:
-        widths = [len(fmt.format(record[key])) for key, fmt, _ in columns]
         print("  ".join(f"{title:>{w}}" for (_, _, title), w in zip(columns, widths,
                                                                      strict=True)))
-    line = "  ".join(fmt.format(record[key]) for key, fmt, _ in columns)
+    line = "  ".join(f"{fmt.format(record[key]):>{w}}"
+                     for (key, fmt, _), w in zip(columns, widths, strict=True))
     print(line + ("  *" if record["best"] else ""), flush=True)
 
 
@@ -427,6 +428,10 @@ def fit_network(*, module_params, index, value, target, sample_weight, train_row
         When a process has no training rows or the training weights sum to zero.
     """
     weight = _normalised_weights(sample_weight, train_rows, group)
+    if validation is not None and not group.sum(
+            torch.tensor(float(np.sum(validation[3])), dtype=torch.float64)) > 0:
+        raise ValueError("The sample weights of the validation rows sum to zero: early "
+                         "stopping has nothing to score. Give them weight, or pass X_val.")
     try:
         # All rows, the training ones picked by position: no second copy of the data.
         train_data = to_tensor_data(index, value, target, weight, device=device,
@@ -451,6 +456,9 @@ def fit_network(*, module_params, index, value, target, sample_weight, train_row
             module, optimizer = _new_network(module_params, train_data, group).to(device), None
         else:
             module, optimizer = warm
+            if next(module.parameters()).device.type != torch.device(device).type:
+                # a model loaded elsewhere, or a changed `device`: Adam starts anew there
+                module, optimizer = module.to(device), None
         group.copy_parameters(module)  # every process starts from process 0's
         before = ({k: v.detach().clone() for k, v in module.state_dict().items()}
                   if warm is not None else None)

@@ -195,6 +195,9 @@ class TrainingCurveDisplay:
     ----------
     history : list of dict
         The estimator's ``history_``.
+    loss_name : str, default="loss"
+        The y-axis label: the name of the loss trained on (``from_estimator`` takes the
+        estimator's, e.g. ``"log_loss"`` or ``"poisson"``).
 
     Attributes
     ----------
@@ -206,8 +209,9 @@ class TrainingCurveDisplay:
         Figure holding the axes.
     """
 
-    def __init__(self, history):
+    def __init__(self, history, loss_name="loss"):
         self.history = pd.DataFrame(history)
+        self.loss_name = loss_name
 
     @classmethod
     def from_estimator(cls, estimator, *, ax=None):
@@ -227,7 +231,7 @@ class TrainingCurveDisplay:
         """
         _require_matplotlib(f"{cls.__name__}.from_estimator")
         model, _ = final_estimator(estimator, None)
-        return cls(model.history_).plot(ax=ax)
+        return cls(model.history_, loss_name=model._loss.name).plot(ax=ax)
 
     def plot(self, ax=None):
         """Plot the curves.
@@ -256,7 +260,7 @@ class TrainingCurveDisplay:
         if len(best):
             ax.axvline(best.iloc[-1], color="grey", linestyle="--", label="best epoch")
         ax.set_xlabel("epoch")
-        ax.set_ylabel("log-loss")
+        ax.set_ylabel(self.loss_name)
         ax.legend()
         self.ax_, self.figure_ = ax, ax.figure
         return self

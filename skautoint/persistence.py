@@ -34,6 +34,10 @@ SKOPS_TRUSTED_TYPES = [
     "skautoint._fields._spec.FieldSpec",
     "skautoint._fields._transformer.FieldTransformer",
     "skautoint._fields._transformer._FieldColumnTransformer",
+    # where skautoint 0.1.0 kept the field classes (skops files it wrote name them so)
+    *(f"skautoint._fields.{name}" for name in (
+        "CategoricalFieldEncoder", "FieldBucketizer", "FieldScaler", "FieldSelector",
+        "FieldSpec", "FieldTransformer")),
     *(f"skautoint._losses.{name}" for name in (
         "AbsoluteError", "BinaryLogLoss", "GammaDeviance", "HuberLoss", "MultinomialLogLoss",
         "PinballLoss", "PoissonDeviance", "SquaredError")),

@@ -56,3 +56,34 @@ def test_a_loaded_format1_model_saves_in_the_current_format_and_trains_on(expect
     model.set_params(warm_start=True, max_epochs=1).fit(X[:1000], y[:1000])
     assert model.n_iter_ == 3
     assert not np.allclose(model.predict_proba(X_test), saved["binary_proba"])
+
+
+def test_format1_skops_file_loads_with_the_trusted_types(expected):
+    skops_io = pytest.importorskip("skops.io")
+    X_test, saved = expected
+    path = DATA / "adult_binary_format1.skops"
+    untrusted = skops_io.get_untrusted_types(file=path)
+    assert "skautoint._fields.FieldTransformer" in untrusted  # where 0.1.0 kept it
+    model = skops_io.load(path, trusted=persistence.SKOPS_TRUSTED_TYPES)
+    np.testing.assert_allclose(model.predict_proba(X_test), saved["binary_proba"],
+                               rtol=1e-12, atol=1e-15)
+
+
+def test_the_spellings_of_0_1_0_still_work_with_a_future_warning(adult_small):
+    from sklearn.pipeline import make_pipeline
+
+    from skautoint import make_field_transformer
+
+    X, y, X_test, _ = adult_small
+    old = AutoIntClassifier(residual=False, layer_norm=True, max_epochs=1, random_state=0)
+    with pytest.warns(FutureWarning) as record:
+        old.fit(X, y)
+    assert sorted(str(w.message).split(" is deprecated")[0] for w in record) == [
+        "layer_norm=True", "residual=False"]
+    new = AutoIntClassifier(residual="none", layer_norm="after_activation", max_epochs=1,
+                            random_state=0).fit(X, y)
+    np.testing.assert_array_equal(old.predict_proba(X_test), new.predict_proba(X_test))
+    pipeline = make_pipeline(make_field_transformer(), AutoIntClassifier())
+    with pytest.warns(FutureWarning, match="'bucketize__n_bins' is deprecated"):
+        pipeline.set_params(fieldtransformer__bucketize__n_bins=8)
+    assert pipeline.get_params()["fieldtransformer__n_bins"] == 8

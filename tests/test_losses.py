@@ -25,6 +25,11 @@ RNG = np.random.default_rng(0)
 N = 500
 
 
+def _fit_target(loss, y, weight):
+    mean = np.average(y, weights=weight)
+    return loss.fit_target(weight.sum(), mean, (weight * (y - mean) ** 2).sum())
+
+
 def _raw(n_outputs=1):
     return torch.from_numpy(RNG.normal(size=(N, n_outputs)))
 
@@ -65,7 +70,7 @@ def test_regression_losses_are_the_named_deviances_on_the_fitted_scale(name, met
     y = RNG.gamma(2.0, 3.0, N)  # positive: in every loss's domain
     loss = make_regression_loss(name, quantile=0.8)
     weight = np.ones(N)
-    loss.fit_target(weight.sum(), (weight * y).sum(), (weight * y**2).sum())
+    _fit_target(loss, y, weight)
     z = torch.from_numpy(loss.encode_target(y).astype(np.float64))
     raw = _raw()
     fitted_mean = torch.exp(raw[:, 0]) if loss.log_link else raw[:, 0]
@@ -79,8 +84,7 @@ def test_regression_losses_are_the_named_deviances_on_the_fitted_scale(name, met
 def test_standardisation_and_the_scores_in_target_units():
     y = RNG.normal(50.0, 8.0, N)
     weight = RNG.uniform(0.5, 1.5, N)
-    loss = make_regression_loss("squared_error")
-    loss.fit_target(weight.sum(), (weight * y).sum(), (weight * y**2).sum())
+    loss = _fit_target(make_regression_loss("squared_error"), y, weight)
     assert loss.shift == pytest.approx(np.average(y, weights=weight))
     assert loss.scale == pytest.approx(np.sqrt(np.cov(y, aweights=weight, ddof=0)))
     z = torch.from_numpy(loss.encode_target(y).astype(np.float64))
@@ -89,7 +93,7 @@ def test_standardisation_and_the_scores_in_target_units():
     score = loss.score_from(loss.score_statistics(raw, z, torch.from_numpy(weight)))
     assert score == pytest.approx(r2_score(y, prediction, sample_weight=weight), rel=1e-5)
     pinball = make_regression_loss("quantile", quantile=0.3)
-    pinball.fit_target(weight.sum(), (weight * y).sum(), (weight * y**2).sum())
+    _fit_target(pinball, y, weight)
     z = torch.from_numpy(pinball.encode_target(y).astype(np.float64))
     score = pinball.score_from(pinball.score_statistics(raw, z, torch.from_numpy(weight)))
     assert not pinball.greater_is_better
@@ -99,14 +103,19 @@ def test_standardisation_and_the_scores_in_target_units():
 
 def test_log_link_losses_scale_by_the_mean_and_a_constant_target_keeps_scale_one():
     y = RNG.poisson(4.0, N).astype(float)
-    loss = make_regression_loss("poisson")
-    loss.fit_target(N, y.sum(), (y**2).sum())
+    loss = _fit_target(make_regression_loss("poisson"), y, np.ones(N))
     assert (loss.shift, loss.scale) == (0.0, pytest.approx(y.mean()))
     assert loss.inverse_link(torch.zeros(1, 1)).item() == pytest.approx(y.mean())
-    constant = make_regression_loss("huber")
-    constant.fit_target(N, 7.0 * N, 49.0 * N)
+    constant = _fit_target(make_regression_loss("huber"), np.full(N, 7.0), np.ones(N))
     assert (constant.shift, constant.scale) == (pytest.approx(7.0), 1.0)
     assert isinstance(constant, HuberLoss)
+
+
+def test_a_large_offset_keeps_the_targets_spread():
+    y = 1e12 + RNG.normal(0.0, 0.9, N)
+    loss = _fit_target(make_regression_loss("squared_error"), y, np.ones(N))
+    assert loss.scale == pytest.approx(np.std(y), rel=1e-3)
+    assert np.std(loss.encode_target(y)) == pytest.approx(1.0, rel=1e-3)
 
 
 def test_every_regression_loss_has_a_name_a_score_and_a_repr():

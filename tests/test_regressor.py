@@ -94,9 +94,10 @@ def test_quantile_loss_predicts_the_requested_quantile(hours):
 
 
 @pytest.mark.parametrize(("loss", "y", "match"), [
-    ("poisson", [1.0, -1.0, 2.0, 0.0], "non-negative target; `y` holds 1 negative"),
-    ("poisson", [0.0, 0.0, 0.0, 0.0], "only zeros"),
-    ("gamma", [1.0, 0.0, 2.0, 3.0], "strictly positive target; `y` holds 1 value"),
+    ("poisson", [1.0, -1.0, 2.0, 0.0], r"non-negative target; `y` holds 1 value\(s\) outside"),
+    ("poisson", [0.0, 0.0, 0.0, 0.0], "needs some positive target values; the training target "
+                                      "is all zeros"),
+    ("gamma", [1.0, 0.0, 2.0, 3.0], r"strictly positive target; `y` holds 1 value\(s\)"),
 ])
 def test_log_link_losses_reject_targets_outside_their_domain(loss, y, match):
     X = pd.DataFrame({"a": ["x", "y", "x", "y"]})
@@ -224,3 +225,38 @@ def test_a_parameter_set_that_cannot_be_built_fails_before_any_work(hours):
         warnings.simplefilter("error")
         AutoIntRegressor(residual="identity", attention_dim=8, max_epochs=1).fit(
             X.iloc[:300], y.iloc[:300])
+
+
+def test_a_failed_refit_leaves_the_previous_model(fitted, hours):
+    X, y, X_test, _ = hours
+    model = pickle.loads(pickle.dumps(fitted))
+    before = model.predict(X_test)
+    y_val = np.full(50, np.nan)
+    with pytest.raises(ValueError, match="NaN"):
+        model.fit(X, y * 0.01, X_val=X_test[:50], y_val=y_val)
+    np.testing.assert_array_equal(model.predict(X_test), before)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(model)).predict(X_test), before)
+    assert model._loss.shift == pytest.approx(y.mean())
+
+
+def test_warm_start_and_partial_fit_refuse_another_loss(hours):
+    X, y, _, _ = hours
+    model = AutoIntRegressor(max_epochs=1, warm_start=True, random_state=0).fit(X, y)
+    model.set_params(loss="gamma")
+    with pytest.raises(ValueError, match=r"cannot replace it\. Fit anew"):
+        model.fit(X, y)
+    assert model._loss.name == "squared_error"
+    chunked = AutoIntRegressor(loss="quantile", quantile=0.5).partial_fit(X[:500], y[:500])
+    with pytest.raises(ValueError, match=r"quantile=0\.9"):
+        chunked.set_params(quantile=0.9).partial_fit(X[500:1000], y[500:1000])
+
+
+def test_a_later_count_chunk_of_zeros_is_valid_data():
+    X = pd.DataFrame({"a": ["x", "y"] * 50})
+    model = AutoIntRegressor(loss="poisson", random_state=0)
+    model.partial_fit(X, np.arange(100) % 3)
+    model.partial_fit(X, np.zeros(100))  # only the first chunk's mean must be positive
+    assert model.n_iter_ == 2
+    with pytest.raises(ValueError, match="non-negative target; `y` holds 1 value"):
+        model.partial_fit(X, np.r_[-1.0, np.zeros(99)])
+    assert model.n_iter_ == 2

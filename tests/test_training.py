@@ -117,6 +117,13 @@ def test_training_rows_are_picked_by_position():
     assert auto_batch_size(len(rows)) == 32
 
 
+def test_validation_rows_without_weight_are_refused():
+    index, value, target = _data()
+    with pytest.raises(ValueError, match="validation rows sum to zero"):
+        _fit(index, value, target, validation=(index[:10], value[:10], target[:10],
+                                               np.zeros(10)))
+
+
 def test_every_process_needs_training_rows():
     index, value, target = _data()
     with pytest.raises(ValueError, match="share of the training rows is empty"):

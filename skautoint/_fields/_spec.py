@@ -126,7 +126,7 @@ def _coded_values(column):
     return np.where(codes >= 0, categories[codes], -1)
 
 
-def encode_fields(transformer, X, spec=None):
+def encode_fields(transformer, X, spec=None, *, fit=False):
     """Encode raw rows with a fitted field transformer, as the network's input arrays.
 
     The one call from an estimator into the fields layer once the transformer is fitted: the
@@ -135,11 +135,13 @@ def encode_fields(transformer, X, spec=None):
     Parameters
     ----------
     transformer : FieldTransformer
-        A fitted field transformer with pandas output.
+        A field transformer with pandas output, fitted (or fitted here with ``fit``).
     X : DataFrame or array-like of shape (n_samples, n_features)
         Raw rows.
     spec : FieldSpec, default=None
         The spec the fields must have (the one of ``fit``); read off the output when None.
+    fit : bool, default=False
+        Fit ``transformer`` on ``X`` first (in the same pass as the encoding).
 
     Returns
     -------
@@ -148,7 +150,7 @@ def encode_fields(transformer, X, spec=None):
     index, value : ndarray of shape (n_samples, n_fields)
         As :meth:`FieldSpec.to_arrays` returns them.
     """
-    fields = transformer.transform(X)
+    fields = transformer.fit_transform(X) if fit else transformer.transform(X)
     if not isinstance(fields, pd.DataFrame):
         raise TypeError(
             f"The field transformer returned {type(fields).__name__}; skautoint reads the field "

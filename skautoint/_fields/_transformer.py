@@ -1,6 +1,7 @@
 """The field transformer: every column of a table becomes one field, in input column order."""
 
 import copy
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -56,6 +57,13 @@ class _FieldColumnTransformer(ColumnTransformer):
             One name per field.
         """
         return super().get_feature_names_out(input_features)[self._input_order()]
+
+
+#: FieldTransformer was a ColumnTransformer in 0.1.0, its encoders' parameters reached through
+#: the step names.
+_FORMAT1_NESTED_PARAMETERS = {"categorical__min_frequency": "min_frequency",
+                              "categorical__max_categories": "max_categories",
+                              "bucketize__n_bins": "n_bins"}
 
 
 class FieldTransformer(TransformerMixin, BaseEstimator):
@@ -259,6 +267,28 @@ class FieldTransformer(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         return self.column_transformer_.get_feature_names_out(input_features)
+
+    def set_params(self, **params):
+        """Set the parameters; the step-prefixed names of skautoint 0.1.0
+        (``categorical__min_frequency``, ``categorical__max_categories``,
+        ``bucketize__n_bins``) still work, with a FutureWarning.
+
+        Parameters
+        ----------
+        **params : dict
+            Parameter names and values.
+
+        Returns
+        -------
+        self : FieldTransformer
+            This transformer.
+        """
+        for old, new in _FORMAT1_NESTED_PARAMETERS.items():
+            if old in params:
+                warnings.warn(f"The parameter {old!r} is deprecated and will be refused in a "
+                              f"later version; it is now {new!r}.", FutureWarning, stacklevel=2)
+                params[new] = params.pop(old)
+        return super().set_params(**params)
 
     def set_output(self, *, transform=None):
         """Set the output container of ``transform`` and ``fit_transform``.
