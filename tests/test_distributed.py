@@ -48,6 +48,7 @@ def test_a_group_of_one_process_trains_exactly_like_no_group(adult_small, one_pr
 def test_a_group_of_one_process_trains_a_regressor_exactly_like_no_group(adult_small,
                                                                         one_process_group):
     X, _, X_test, _ = adult_small
+    X = X.copy()  # the fixture is shared by the session
     y = X.pop("hours_per_week")
     params = dict(max_epochs=2, loss="poisson", random_state=0)
     alone = AutoIntRegressor(**params).fit(X, y)
