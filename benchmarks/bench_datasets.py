@@ -1,9 +1,10 @@
 """Loaders for the benchmark data sets in ``../shared/data``, with fixed, documented splits.
 
 Each loader returns ``(X_train, y_train, X_test, y_test)``: raw DataFrames (categorical columns
-as pandas ``string``, numeric as float) and integer targets. The splits never change with the
-benchmark seed: Adult keeps its official train/test files; every other set is split once,
-stratified, 80/20 with ``random_state=0``. The files are read in place and never copied.
+as pandas ``string``, numeric as float) and integer targets (float targets for the regression
+sets). The splits never change with the benchmark seed: Adult keeps its official train/test
+files; every other set is split once, 80/20 with ``random_state=0`` (stratified by class for
+classification, plain for regression). The files are read in place and never copied.
 """
 
 import gzip
@@ -24,9 +25,9 @@ GERMAN_COLUMNS = [
 ]
 
 
-def _split(X, y):
+def _split(X, y, stratify=True):
     X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=0.2, stratify=y, random_state=0
+        X, y, test_size=0.2, stratify=y if stratify else None, random_state=0
     )
     return (X_train.reset_index(drop=True), y_train.reset_index(drop=True).to_numpy(),
             X_test.reset_index(drop=True), y_test.reset_index(drop=True).to_numpy())
@@ -87,8 +88,7 @@ def movielens_ratings(data=DATA):
     return _split(X, rating - 1)
 
 
-def adult(data=DATA):
-    """UCI Adult with its official train (32,561) and test (16,281) files."""
+def _adult_frames():
     from skautoint.datasets import load_adult
 
     X, y = load_adult(return_X_y=True)
@@ -97,18 +97,29 @@ def adult(data=DATA):
     numeric = X.select_dtypes("number").columns
     def prepare(frame):
         return _as_strings(frame, categorical).astype({c: "float64" for c in numeric})
-    return (prepare(X), (y == ">50K").to_numpy().astype(int),
-            prepare(X_test), (y_test == ">50K").to_numpy().astype(int))
+    return prepare(X), y, prepare(X_test), y_test
+
+
+def adult(data=DATA):
+    """UCI Adult with its official train (32,561) and test (16,281) files."""
+    X, y, X_test, y_test = _adult_frames()
+    return (X, (y == ">50K").to_numpy().astype(int),
+            X_test, (y_test == ">50K").to_numpy().astype(int))
+
+
+def _german_frame(data):
+    frame = pd.read_csv(data / "german_credit" / "german.data", sep=" ", header=None, skiprows=1,
+                        names=GERMAN_COLUMNS)
+    categorical = frame.select_dtypes(exclude="number").columns
+    return _as_strings(frame, categorical).astype(
+        {c: "float64" for c in frame.select_dtypes("number").columns.drop("class")})
 
 
 def german_credit(data=DATA):
     """Statlog German credit (1,000 rows): 13 categorical, 7 numeric; target good credit."""
-    frame = pd.read_csv(data / "german_credit" / "german.data", sep=" ", header=None, skiprows=1,
-                        names=GERMAN_COLUMNS)
+    frame = _german_frame(data)
     y = (frame.pop("class") == 1).astype(int)
-    categorical = frame.select_dtypes(exclude="number").columns
-    return _split(_as_strings(frame, categorical).astype(
-        {c: "float64" for c in frame.select_dtypes("number").columns}), y)
+    return _split(frame, y)
 
 
 def titanic(data=DATA):
@@ -129,6 +140,45 @@ def titanic(data=DATA):
     return _split(frame.astype({c: "float64" for c in ["age", "sibsp", "parch", "fare"]}), y)
 
 
+# ------------------------------------------------------------------------------- regression
+def _regression_split(X, y):
+    X_train, y_train, X_test, y_test = _split(X, y.astype("float64"), stratify=False)
+    return X_train, y_train, X_test, y_test
+
+
+def movielens_rating(data=DATA):
+    """MovieLens-100k, regression: the rating 1-5 as a float; the fields of ``movielens``."""
+    X, rating = _movielens_frame(data)
+    return _regression_split(X, rating)
+
+
+def adult_hours(data=DATA):
+    """UCI Adult, regression: ``hours_per_week`` (1-99) from the other 13 columns; official
+    train/test files; the income label is not a feature."""
+    X, _, X_test, _ = _adult_frames()
+    y, y_test = X.pop("hours_per_week"), X_test.pop("hours_per_week")
+    return X, y.to_numpy(dtype="float64"), X_test, y_test.to_numpy(dtype="float64")
+
+
+def german_credit_amount(data=DATA):
+    """German credit, regression: ``credit_amount`` (DM, 250-18,424, right-skewed) from the
+    other 19 attributes; the good/bad ``class`` is not a feature."""
+    X = _german_frame(data).drop(columns="class")
+    y = X.pop("credit_amount")
+    return _regression_split(X, y)
+
+
+def german_credit_duration(data=DATA):
+    """German credit, count target (for ``loss="poisson"``): ``duration`` in months (4-72)
+    from the other 19 attributes; the good/bad ``class`` is not a feature."""
+    X = _german_frame(data).drop(columns="class")
+    y = X.pop("duration")
+    return _regression_split(X, y)
+
+
 BINARY = {"criteo": criteo, "avazu": avazu, "movielens": movielens, "adult": adult,
           "german_credit": german_credit, "titanic": titanic}
 MULTICLASS = {"movielens_ratings": movielens_ratings}
+REGRESSION = {"movielens_rating": movielens_rating, "adult_hours": adult_hours,
+              "german_credit_amount": german_credit_amount}
+COUNT = {"german_credit_duration": german_credit_duration}  # regression, also with Poisson

@@ -1,9 +1,11 @@
-"""Quality benchmark: skautoint against logistic regression, gradient boosting and DeepCTR-Torch.
+"""Quality benchmark: skautoint against linear models, gradient boosting and DeepCTR-Torch.
 
 For every data set in ``benchmarks/bench_datasets.py`` (fixed splits) and every seed, each model is
 fitted on the training split and scored on the test split: ROC AUC, log-loss, accuracy,
 expected calibration error (ECE, 15 equal-width bins) and fit seconds, printed as mean ± std
-over the seeds. The multiclass case reports log-loss and accuracy.
+over the seeds. The multiclass case reports log-loss and accuracy. ``--task regression`` runs
+``AutoIntRegressor`` against Ridge and gradient boosting on the regression sets: RMSE, MAE, R²
+(and the mean Poisson deviance on the count target), with the RMSE ratios to the peers.
 
 Run (about 30 minutes on 2 cores for everything)::
 
@@ -12,12 +14,14 @@ Run (about 30 minutes on 2 cores for everything)::
     .venv/bin/python benchmarks/bench_quality.py --datasets criteo --seeds 1 \\
         --models skautoint,HistGradientBoosting
     .venv/bin/python benchmarks/bench_quality.py --variants --seeds 3   # network variants
+    .venv/bin/python benchmarks/bench_quality.py --task regression      # regression sets
 """
 
 import argparse
 import contextlib
 import functools
 import io
+import sys
 import time
 import warnings
 
@@ -25,19 +29,28 @@ import bench_datasets as datasets
 import numpy as np
 import pandas as pd
 from sklearn.compose import make_column_transformer
-from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.metrics import (
+    accuracy_score,
+    log_loss,
+    mean_absolute_error,
+    mean_poisson_deviance,
+    r2_score,
+    roc_auc_score,
+    root_mean_squared_error,
+)
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import (
     FunctionTransformer,
     KBinsDiscretizer,
     OneHotEncoder,
     OrdinalEncoder,
+    StandardScaler,
 )
 
-from skautoint import AutoIntClassifier
+from skautoint import AutoIntClassifier, AutoIntRegressor
 
 
 def _columns(X):
@@ -60,6 +73,10 @@ def skautoint_plus(seed):
     return AutoIntClassifier(random_state=seed, mlp_hidden_units=(256, 128))
 
 
+def skautoint_regressor(seed, **params):
+    return AutoIntRegressor(random_state=seed, **params)
+
+
 def logistic_regression(seed, X):
     """One-hot categories; numbers imputed (with a missing flag) and cut into 10 quantile bins."""
     categorical, numeric = _columns(X)
@@ -73,7 +90,19 @@ def logistic_regression(seed, X):
                          LogisticRegression(max_iter=5000, random_state=seed))
 
 
-def hist_gradient_boosting(seed, X):
+def ridge(seed, X):
+    """One-hot categories (levels seen once grouped); numbers median-imputed with a missing flag
+    and standardised; ``Ridge(alpha=1)``. Deterministic."""
+    categorical, numeric = _columns(X)
+    encode = make_column_transformer(
+        (OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=2), categorical),
+        (make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler()),
+         numeric),
+    )
+    return make_pipeline(FunctionTransformer(_as_objects), encode, Ridge())
+
+
+def hist_gradient_boosting(seed, X, estimator=HistGradientBoostingClassifier, **params):
     """Native categorical support; levels beyond 250 per column grouped (HGB's 255-bin limit)."""
     categorical, numeric = _columns(X)
     encode = make_column_transformer(
@@ -83,17 +112,20 @@ def hist_gradient_boosting(seed, X):
     )
     mask = [True] * len(categorical) + [False] * len(numeric)
     return make_pipeline(FunctionTransformer(_as_objects), encode,
-                         HistGradientBoostingClassifier(categorical_features=mask,
-                                                        random_state=seed))
+                         estimator(categorical_features=mask, random_state=seed, **params))
 
 
 class LightGBM:
-    """LGBMClassifier on pandas ``category`` columns (test levels mapped onto train's)."""
+    """LGBMClassifier (LGBMRegressor with ``regression=True``) on pandas ``category`` columns
+    (test levels mapped onto train's). One thread (``n_jobs=1``): LightGBM does not always
+    follow ``OMP_NUM_THREADS``, and its spinning OpenMP threads on a busy 2-core machine turned
+    a 0.1 s fit into 30-100 s."""
 
-    def __init__(self, seed):
-        from lightgbm import LGBMClassifier
+    def __init__(self, seed, regression=False):
+        from lightgbm import LGBMClassifier, LGBMRegressor
 
-        self.model = LGBMClassifier(random_state=seed, verbose=-1)
+        model = LGBMRegressor if regression else LGBMClassifier
+        self.model = model(random_state=seed, verbose=-1, n_jobs=1)
 
     def _frame(self, X):
         return X.assign(**{c: pd.Categorical(X[c].where(X[c].isin(levels)), categories=levels)
@@ -107,6 +139,9 @@ class LightGBM:
 
     def predict_proba(self, X):
         return self.model.predict_proba(self._frame(X))
+
+    def predict(self, X):
+        return self.model.predict(self._frame(X))
 
 
 class DeepCTRAutoInt:
@@ -166,6 +201,19 @@ BINARY_MODELS = {
     "LightGBM": lambda seed, X: LightGBM(seed),
     "DeepCTR-Torch AutoInt": lambda seed, X: DeepCTRAutoInt(seed),
 }
+REGRESSION_MODELS = {
+    "skautoint": lambda seed, X: skautoint_regressor(seed),
+    "Ridge": lambda seed, X: ridge(seed, X),
+    "HistGradientBoosting": functools.partial(hist_gradient_boosting,
+                                              estimator=HistGradientBoostingRegressor),
+    "LightGBM": lambda seed, X: LightGBM(seed, regression=True),
+}
+COUNT_MODELS = {  # the count target: the regression models, and both Poisson losses
+    **REGRESSION_MODELS,
+    "skautoint poisson": lambda seed, X: skautoint_regressor(seed, loss="poisson"),
+    "HistGradientBoosting poisson": functools.partial(
+        hist_gradient_boosting, estimator=HistGradientBoostingRegressor, loss="poisson"),
+}
 VARIANTS = {  # the network variants of DESIGN.md, each on top of the defaults
     "default (paper form, bucketized numbers)": {},
     "numbers embedded (paper's x*v)": {"continuous": "embed"},
@@ -173,13 +221,33 @@ VARIANTS = {  # the network variants of DESIGN.md, each on top of the defaults
                                      "layer_norm": "after_activation"},
     "with linear term": {"linear_term": True},
     "AutoInt+ (MLP 256-128)": {"mlp_hidden_units": (256, 128)},
+    # The transformer's block: W_O per field back to the embedding width (so the identity
+    # residual fits; attention_dim * n_heads need not equal embedding_dim), LayerNorm after the
+    # residual, no activation, biases, scaled attention, dropout, a per-field (positional)
+    # vector and a linear term. 2 heads of 8 = the embedding width of 16.
+    "transformer block": {"output_projection": "per_field", "residual": "identity",
+                          "layer_norm": "after_residual", "activation": "none",
+                          "projection_bias": True, "attention_scaling": True, "dropout": 0.1,
+                          "field_bias": True, "linear_term": True, "attention_dim": 8},
+    "wide heads (2 x 16, scaled, W_O per field)": {
+        "attention_dim": 16, "attention_scaling": True, "output_projection": "per_field",
+        "projection_bias": True},
+    "flattened projection": {"output_projection": "flattened", "projection_bias": True},
+    "LayerNorm after residual (FuxiCTR)": {"layer_norm": "after_residual"},
 }
-VARIANT_MODELS = {name: functools.partial(lambda seed, X, params: skautoint(seed, **params),
-                                            params=params)
-                  for name, params in VARIANTS.items()}
+
+
+def variant_models(regression=False):
+    build = skautoint_regressor if regression else skautoint
+    return {name: functools.partial(lambda seed, X, params: build(seed, **params),
+                                    params=params)
+            for name, params in VARIANTS.items()}
+
+
 MULTICLASS_MODELS = {name: BINARY_MODELS[name] for name in
                      ["skautoint", "skautoint AutoInt+", "LogisticRegression",
                       "HistGradientBoosting", "LightGBM"]}
+DETERMINISTIC = ("LogisticRegression", "Ridge")  # one seed is all seeds
 
 
 # ------------------------------------------------------------------------------------- metrics
@@ -202,7 +270,16 @@ def score(y, proba):
     return scores
 
 
-def run(loader, models, seeds):
+def regression_score(y, prediction, count=False):
+    scores = {"RMSE": root_mean_squared_error(y, prediction),
+              "MAE": mean_absolute_error(y, prediction),
+              "R²": r2_score(y, prediction)}
+    if count:  # the deviance needs positive predictions: a linear model's are clipped at 1e-6
+        scores["Poisson deviance"] = mean_poisson_deviance(y, np.maximum(prediction, 1e-6))
+    return scores
+
+
+def run(loader, models, seeds, task="classification"):
     X_train, y_train, X_test, y_test = loader()
     rows = []
     for name, build in models.items():
@@ -213,48 +290,119 @@ def run(loader, models, seeds):
                 warnings.simplefilter("ignore")
                 model.fit(X_train, y_train)
             seconds = time.perf_counter() - start
-            proba = model.predict_proba(X_test)
-            rows.append({"model": name, "seed": seed, **score(y_test, proba),
-                         "fit s": seconds})
-            if name.startswith("LogisticRegression"):
+            if task == "classification":
+                scores = score(y_test, model.predict_proba(X_test))
+            else:
+                scores = regression_score(y_test, model.predict(X_test), task == "count")
+            rows.append({"model": name, "seed": seed, **scores, "fit s": seconds})
+            print(f"  {name}, seed {seed}: fit {seconds:.1f} s", file=sys.stderr, flush=True)
+            if name.startswith(DETERMINISTIC):
                 break  # deterministic: one seed is all seeds
     return pd.DataFrame(rows)
 
 
+METRICS = ["ROC AUC", "log-loss", "accuracy", "ECE", "RMSE", "MAE", "R²", "Poisson deviance",
+           "fit s"]
+
+
 def summary(results):
-    metrics = [c for c in ["ROC AUC", "log-loss", "accuracy", "ECE", "fit s"]
-               if c in results.columns]
+    metrics = [c for c in METRICS if c in results.columns]
     grouped = results.groupby("model", sort=False)[metrics]
     mean, std = grouped.mean(), grouped.std(ddof=0).fillna(0.0)
     table = pd.DataFrame(index=mean.index)
     for metric in metrics:
         digits = 1 if metric == "fit s" else 4
+        if metric in ("RMSE", "MAE") and mean[metric].abs().max() >= 100:
+            digits = 1  # credit amounts in DM
         table[metric] = [f"{m:.{digits}f} ± {s:.{digits}f}"
                          for m, s in zip(mean[metric], std[metric], strict=True)]
     return table
 
 
+def rmse_ratios(results):
+    """skautoint's mean RMSE over each peer's (and Poisson over Poisson where both ran)."""
+    rmse = results.groupby("model", sort=False)["RMSE"].mean()
+    ratios = {}
+    for ours, peers in [("skautoint", ["HistGradientBoosting", "Ridge", "LightGBM"]),
+                        ("skautoint poisson", ["HistGradientBoosting poisson",
+                                               "HistGradientBoosting", "Ridge"])]:
+        for peer in peers:
+            if ours in rmse and peer in rmse:
+                ratios[f"{ours} RMSE / {peer} RMSE"] = rmse[ours] / rmse[peer]
+    return ratios
+
+
+def regression_verdicts(ratios):
+    """The regression targets: RMSE within 5% of HistGradientBoosting on average over the
+    sets, and below Ridge's on every set."""
+    hgb = {name: r["skautoint RMSE / HistGradientBoosting RMSE"] for name, r in ratios.items()
+           if "skautoint RMSE / HistGradientBoosting RMSE" in r}
+    ridge = {name: r["skautoint RMSE / Ridge RMSE"] for name, r in ratios.items()
+             if "skautoint RMSE / Ridge RMSE" in r}
+    lines = []
+    if hgb:
+        mean = np.mean(list(hgb.values()))
+        lines.append(f"- RMSE within 5% of HistGradientBoosting on average over {len(hgb)} "
+                     f"sets: mean ratio {mean:.4f} -> {'met' if mean <= 1.05 else 'missed'}")
+    if ridge:
+        worse = [name for name, r in ridge.items() if r >= 1]
+        lines.append("- RMSE below Ridge on every set: ratios "
+                     + ", ".join(f"{name} {r:.4f}" for name, r in ridge.items())
+                     + (" -> met" if not worse else f" -> missed on {', '.join(worse)}"))
+    return lines
+
+
+SETS = {  # data set name -> (loader, task, peer models)
+    **{name: (loader, "classification", BINARY_MODELS)
+       for name, loader in datasets.BINARY.items()},
+    **{name: (loader, "classification", MULTICLASS_MODELS)
+       for name, loader in datasets.MULTICLASS.items()},
+    **{name: (loader, "regression", REGRESSION_MODELS)
+       for name, loader in datasets.REGRESSION.items()},
+    **{name: (loader, "count", COUNT_MODELS) for name, loader in datasets.COUNT.items()},
+}
+DEFAULT_SETS = {"classification": [*datasets.BINARY, *datasets.MULTICLASS],
+                "regression": [*datasets.REGRESSION, *datasets.COUNT]}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--datasets", default=",".join([*datasets.BINARY, *datasets.MULTICLASS]))
+    parser.add_argument("--task", choices=list(DEFAULT_SETS), default="classification",
+                        help="which data sets --datasets defaults to: the binary and "
+                             "multiclass sets, or the regression sets (default: "
+                             "classification)")
+    parser.add_argument("--datasets", default=None,
+                        help="comma-separated data set names, of either task (default: every "
+                             f"set of --task); one of {', '.join(SETS)}")
     parser.add_argument("--models", default=None,
                         help="comma-separated model names (default: all)")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--variants", action="store_true",
                         help="compare skautoint's network variants instead of the peers")
     args = parser.parse_args()
+    names = (DEFAULT_SETS[args.task] if args.datasets is None else args.datasets.split(","))
+    unknown = [name for name in names if name not in SETS]
+    if unknown:
+        parser.error(f"unknown data set(s) {unknown}; choose from {list(SETS)}")
     chosen = None if args.models is None else args.models.split(",")
-    for name in args.datasets.split(","):
-        binary = name in datasets.BINARY
-        loader = datasets.BINARY[name] if binary else datasets.MULTICLASS[name]
-        models = BINARY_MODELS if binary else MULTICLASS_MODELS
+    ratios = {}
+    for name in names:
+        loader, task, models = SETS[name]
         if args.variants:
-            models = VARIANT_MODELS
+            models = variant_models(regression=task != "classification")
         if chosen is not None:
             models = {k: v for k, v in models.items() if k in chosen}
-        table = summary(run(loader, models, args.seeds))
+        results = run(loader, models, args.seeds, task)
         print(f"\n### {name} ({args.seeds} seeds, mean ± std)\n")
+        table = summary(results)
         print(table.to_markdown() if _has_tabulate() else table.to_string(), flush=True)
+        if task != "classification" and not args.variants:
+            ratios[name] = rmse_ratios(results)
+            print("\n" + "\n".join(f"- {k}: {v:.4f}" for k, v in ratios[name].items()),
+                  flush=True)
+    if ratios:
+        print("\n### regression targets (skautoint defaults, mean RMSE over seeds)\n")
+        print("\n".join(regression_verdicts(ratios)), flush=True)
 
 
 def _has_tabulate():
