@@ -77,6 +77,10 @@ NETWORK_PARAMETERS = tuple(
     if parameter.kind == parameter.KEYWORD_ONLY
 )
 
+#: The layer switches that were booleans in skautoint 0.1.0, and what each boolean builds.
+_FORMAT1_SWITCHES = {"residual": FORMAT1_RESIDUAL, "layer_norm": FORMAT1_LAYER_NORM}
+
+
 def _resolve_device(device):
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
@@ -299,11 +303,16 @@ class BaseAutoInt(BaseEstimator):
                 f"The 'mlp_hidden_units' parameter of {type(self).__name__} must be a tuple of "
                 f"positive ints. Got {units!r} instead."
             )
-        with warnings.catch_warnings():  # the deprecation warns once, when the network is built
-            warnings.simplefilter("ignore", FutureWarning)
-            residual = self._network_parameters()["residual"]
+        network = self._network_parameters()
+        for name in _FORMAT1_SWITCHES:
+            if isinstance(getattr(self, name), (bool, np.bool_)):
+                warnings.warn(
+                    f"{name}={getattr(self, name)} is deprecated and will be refused in a later "
+                    f"version; it builds the same layers as {name}={network[name]!r}.",
+                    FutureWarning, stacklevel=4,
+                )
         check_layer_form(self.embedding_dim, self.attention_dim, self.n_heads,
-                         output_projection=self.output_projection, residual=residual,
+                         output_projection=self.output_projection, residual=network["residual"],
                          n_layers=self.n_layers)
 
     def _resolve_step_settings(self, n_samples, n_processes=1):
@@ -374,18 +383,13 @@ class BaseAutoInt(BaseEstimator):
 
     # ------------------------------------------------------------------ training
     def _network_parameters(self):
-        """The network parameters, with 0.1.0's boolean ``residual`` and ``layer_norm``
-        turned into the switches that build the same layers (and a FutureWarning)."""
+        """The network parameters, with 0.1.0's boolean ``residual`` and ``layer_norm`` as
+        the switches that build the same layers (``_check_network_form`` warns about them)."""
         params = {name: getattr(self, name) for name in NETWORK_PARAMETERS}
         params["mlp_hidden_units"] = tuple(self.mlp_hidden_units)
-        for name, meaning in (("residual", FORMAT1_RESIDUAL), ("layer_norm", FORMAT1_LAYER_NORM)):
+        for name, meaning in _FORMAT1_SWITCHES.items():
             if isinstance(params[name], (bool, np.bool_)):
                 params[name] = meaning[bool(params[name])]
-                warnings.warn(
-                    f"{name}={getattr(self, name)} is deprecated and will be refused in a later "
-                    f"version; it builds the same layers as {name}={params[name]!r}.",
-                    FutureWarning, stacklevel=4,
-                )
         return params
 
     def _module_params(self):

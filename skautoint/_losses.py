@@ -20,7 +20,6 @@ import torch
 from torch.nn import functional as F
 
 __all__ = [
-    "CLASSIFICATION_LOSSES",
     "REGRESSION_LOSSES",
     "AbsoluteError",
     "BinaryLogLoss",
@@ -32,6 +31,7 @@ __all__ = [
     "PoissonDeviance",
     "RegressionLoss",
     "SquaredError",
+    "classification_loss",
     "make_regression_loss",
 ]
 
@@ -148,8 +148,6 @@ def classification_loss(n_classes):
     """The log-loss for ``n_classes`` classes: binary (one logit) or multinomial."""
     return BinaryLogLoss() if n_classes == 2 else MultinomialLogLoss(n_classes)
 
-
-CLASSIFICATION_LOSSES = ("log_loss",)
 
 
 # --------------------------------------------------------------------------------------------
