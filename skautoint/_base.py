@@ -12,6 +12,7 @@ the network knows nothing of either.
 
 import contextlib
 import inspect
+import math
 import warnings
 from numbers import Integral, Real
 
@@ -28,7 +29,12 @@ from sklearn.utils._param_validation import (
     RealNotInt,
     StrOptions,
 )
-from sklearn.utils.validation import _check_sample_weight, check_consistent_length, check_is_fitted
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    _num_samples,
+    check_consistent_length,
+    check_is_fitted,
+)
 
 from ._distributed import LOCAL, join_process_group
 from ._fields import check_field_input, encode_fields, make_field_transformer
@@ -41,6 +47,7 @@ from ._network import (
     check_layer_form,
 )
 from ._optim import EMBEDDING_UPDATES
+from ._scalars import python_scalars
 from ._state import (
     FORMAT1_LAYER_NORM,
     FORMAT1_RESIDUAL,
@@ -57,9 +64,10 @@ from ._training import (
     predict_attention,
     predict_raw,
     to_tensor_data,
+    torch_context,
 )
 from ._version import __version__
-from .exceptions import TrainingDivergedError, TrainingInterruptedWarning
+from .exceptions import TrainingInterruptedWarning
 
 __all__ = ["FIELD_PARAMETERS", "NETWORK_PARAMETERS", "BaseAutoInt"]
 
@@ -179,7 +187,7 @@ class BaseAutoInt(BaseEstimator):
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None):
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None):
         """Fit the field transformer and train the network.
 
         Parameters
@@ -192,6 +200,8 @@ class BaseAutoInt(BaseEstimator):
             Row weights.
         X_val, y_val : DataFrame or array-like, default=None
             Validation rows for early stopping, instead of a split of ``X``.
+        sample_weight_val : array-like of shape (n_val_samples,), default=None
+            Weights of the validation rows (their scale is that of ``sample_weight``).
 
         Returns
         -------
@@ -201,8 +211,9 @@ class BaseAutoInt(BaseEstimator):
         Raises
         ------
         TrainingDivergedError
-            When the training loss becomes NaN or infinite. Like any failed call, it leaves
-            the estimator as it was: unfitted, or with the previous model and its weights.
+            When the training loss becomes NaN or infinite. Like any failed call (an error,
+            ``KeyboardInterrupt`` before training starts), it leaves the estimator as it was:
+            unfitted, or with the previous model, its weights and its optimizer.
 
         Warns
         -----
@@ -210,16 +221,26 @@ class BaseAutoInt(BaseEstimator):
             When ``KeyboardInterrupt`` stops training; the estimator keeps the best weights so
             far and is usable.
         """
-        with self._unchanged_on_failure():
-            return self._fit(X, y, sample_weight, X_val, y_val)
+        with self._transaction() as work, torch_context(training=True):
+            work._fit(X, y, sample_weight, X_val, y_val, sample_weight_val)
+        return self
 
-    def _fit(self, X, y, sample_weight, X_val, y_val):
+    def _fit(self, X, y, sample_weight, X_val, y_val, sample_weight_val):
         warm = self.warm_start and hasattr(self, "module_")
         X = check_field_input(self, X, reset=not warm)
         y = self._validate_target(y, "y")
         check_consistent_length(X, y)
         if (X_val is None) != (y_val is None):
             raise ValueError("Pass both `X_val` and `y_val`, or neither.")
+        if X_val is None and sample_weight_val is not None:
+            raise ValueError("`sample_weight_val` weighs the rows of `X_val`; pass `X_val` and "
+                             "`y_val` with it.")
+        if X_val is not None and self.early_stopping is False:
+            raise ValueError(
+                "`X_val` and `y_val` are passed to fit while early_stopping=False: the "
+                "validation rows would be ignored. Set early_stopping='auto' or True to stop "
+                "on them, or do not pass them."
+            )
         self._check_network_form()
         sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
                                              ensure_non_negative=True)
@@ -234,8 +255,9 @@ class BaseAutoInt(BaseEstimator):
 
         train_rows, validation = np.arange(len(target)), None
         if X_val is not None:
-            validation = self._validation_from(X_val, y_val)
+            validation = self._validation_from(X_val, y_val, sample_weight_val)
         elif self._early_stopping_enabled(group.total(len(target))):
+            self._check_validation_fraction(len(target))
             train_rows, valid_rows = self._validation_split(target, split_seed)
             validation = (index[valid_rows], value[valid_rows], target[valid_rows],
                           sample_weight[valid_rows])
@@ -247,26 +269,29 @@ class BaseAutoInt(BaseEstimator):
 
     def _partial_fit(self, X, y, sample_weight, classes=None):
         """One epoch on one chunk; the shared body of the subclasses' ``partial_fit``."""
-        with self._unchanged_on_failure():
-            return self._partial_fit_chunk(X, y, sample_weight, classes)
+        with self._transaction() as work, torch_context(training=True):
+            work._partial_fit_chunk(X, y, sample_weight, classes)
+        return self
 
     @contextlib.contextmanager
-    def _unchanged_on_failure(self):
-        """Put every attribute back as it was when the block raises.
+    def _transaction(self):
+        """A working copy of the estimator (its attributes, not their values) that the block
+        fits; the estimator takes the copy's attributes, in one step, only when the block
+        ends without an exception.
 
-        The network is trained in place, so its weights are not covered: a fit that diverges
-        puts them back itself (:func:`~skautoint._training.fit_network`), and the optimizer,
-        whose moments the diverging steps changed, starts anew at the next fit.
+        A failed call (any exception, ``KeyboardInterrupt`` too) is a call that never
+        happened, and another thread predicting meanwhile sees the old model or the new one,
+        never a mix. Nothing is changed in place: a warm start trains copies of the network
+        and its optimizer (:func:`~skautoint._training.fit_network`).
         """
-        before = dict(self.__dict__)
-        try:
-            yield
-        except BaseException as exc:
-            self.__dict__.clear()
-            self.__dict__.update(before)
-            if isinstance(exc, TrainingDivergedError):
-                self._optimizer = None
-            raise
+        work = object.__new__(type(self))
+        work.__dict__.update(self.__dict__)
+        yield work
+        self.__dict__.update(work.__dict__)
+
+    def __sklearn_is_fitted__(self):
+        """Fitted once a network has been trained (what ``check_is_fitted`` asks)."""
+        return hasattr(self, "module_")
 
     def _partial_fit_chunk(self, X, y, sample_weight, classes):
         if self.distributed:
@@ -319,9 +344,22 @@ class BaseAutoInt(BaseEstimator):
         """Set ``batch_size_`` (each process's) and ``learning_rate_``, the "auto" ones from
         ``n_samples`` (of all processes) and the effective batch of all processes."""
         self.batch_size_ = (max(1, auto_batch_size(n_samples) // n_processes)
-                            if self.batch_size == "auto" else self.batch_size)
+                            if self.batch_size == "auto" else int(self.batch_size))
         self.learning_rate_ = (auto_learning_rate(self.batch_size_ * n_processes)
-                               if self.learning_rate == "auto" else self.learning_rate)
+                               if self.learning_rate == "auto" else float(self.learning_rate))
+
+    def _check_validation_fraction(self, n_samples):
+        """Refuse a ``validation_fraction`` that leaves either part of the split empty."""
+        fraction = python_scalars(self.validation_fraction)
+        n_valid = math.ceil(fraction * n_samples) if isinstance(fraction, float) else fraction
+        if not 1 <= n_valid < n_samples:
+            raise ValueError(
+                f"validation_fraction={fraction!r} holds out {n_valid} of the {n_samples} "
+                "rows for early stopping, which leaves "
+                + ("no training rows" if n_valid >= n_samples else "no validation rows")
+                + ". Lower it (a share in (0, 1) or a number of rows below the number of "
+                "rows), pass X_val and y_val, or set early_stopping=False."
+            )
 
     def _early_stopping_enabled(self, n_samples):
         if self.early_stopping == "auto":
@@ -331,7 +369,8 @@ class BaseAutoInt(BaseEstimator):
     # ------------------------------------------------------------------ fields
     def _new_field_transformer(self):
         """An unfitted field transformer built from the field parameters."""
-        return make_field_transformer(**{name: getattr(self, name) for name in FIELD_PARAMETERS})
+        return make_field_transformer(**{name: python_scalars(getattr(self, name))
+                                         for name in FIELD_PARAMETERS})
 
     def _fit_field_transformer(self, X, group=LOCAL):
         """Set ``field_transformer_`` and ``field_spec_`` from the first data; return its
@@ -373,20 +412,35 @@ class BaseAutoInt(BaseEstimator):
             return pd.DataFrame(X, columns=names, copy=False)
         return X
 
-    def _validation_from(self, X_val, y_val):
-        X_val = check_field_input(self, X_val, reset=False)
+    def _validation_from(self, X_val, y_val, sample_weight_val):
+        """``X_val``, ``y_val`` and their weights validated and encoded; an error names the
+        parameter at fault."""
+        try:
+            X_val = check_field_input(self, X_val, reset=False)
+        except ValueError as exc:
+            raise ValueError(f"`X_val` is not usable: {exc}") from exc
         y_val = self._validate_target(y_val, "y_val")
-        check_consistent_length(X_val, y_val)
+        if _num_samples(X_val) != _num_samples(y_val):
+            raise ValueError(f"`X_val` has {_num_samples(X_val)} rows but `y_val` "
+                             f"{_num_samples(y_val)}.")
+        try:
+            weight = _check_sample_weight(sample_weight_val, X_val, dtype=np.float64,
+                                          ensure_non_negative=True)
+        except ValueError as exc:
+            raise ValueError(f"`sample_weight_val` is not usable: {exc}") from exc
         target = self._encode_validation_target(y_val)
-        index, value = self._encode(X_val)
-        return index, value, target, np.ones(len(target))
+        try:
+            index, value = self._encode(X_val)
+        except ValueError as exc:
+            raise ValueError(f"`X_val` is not usable: {exc}") from exc
+        return index, value, target, weight
 
     # ------------------------------------------------------------------ training
     def _network_parameters(self):
         """The network parameters, with 0.1.0's boolean ``residual`` and ``layer_norm`` as
         the switches that build the same layers (``_check_network_form`` warns about them)."""
-        params = {name: getattr(self, name) for name in NETWORK_PARAMETERS}
-        params["mlp_hidden_units"] = tuple(self.mlp_hidden_units)
+        params = {name: python_scalars(getattr(self, name)) for name in NETWORK_PARAMETERS}
+        params["mlp_hidden_units"] = tuple(params["mlp_hidden_units"])
         for name, meaning in _FORMAT1_SWITCHES.items():
             if isinstance(params[name], (bool, np.bool_)):
                 params[name] = meaning[bool(params[name])]
@@ -401,9 +455,9 @@ class BaseAutoInt(BaseEstimator):
     def _training_config(self, max_epochs):
         return TrainingConfig(
             learning_rate=self.learning_rate_, batch_size=self.batch_size_,
-            max_epochs=max_epochs, weight_decay=self.weight_decay,
-            n_iter_no_change=self.n_iter_no_change, tol=self.tol, verbose=self.verbose,
-            embedding_weight_decay=self.embedding_weight_decay,
+            max_epochs=int(max_epochs), weight_decay=float(self.weight_decay),
+            n_iter_no_change=int(self.n_iter_no_change), tol=float(self.tol),
+            verbose=int(self.verbose), embedding_weight_decay=float(self.embedding_weight_decay),
             embedding_update=self.embedding_update,
         )
 
@@ -446,7 +500,8 @@ class BaseAutoInt(BaseEstimator):
 
     def _raw_predict(self, X):
         """The network's raw outputs for ``X``, as a float64 CPU tensor."""
-        return predict_raw(self.module_, self._network_input(X)).cpu().double()
+        with torch_context(training=False):
+            return predict_raw(self.module_, self._network_input(X)).cpu().double()
 
     def attention_weights(self, X, *, per_row=True):
         """Field-by-field attention of every interacting layer and head: what interacts with
@@ -484,7 +539,10 @@ class BaseAutoInt(BaseEstimator):
         check_is_fitted(self)
         if self.module_params_["n_layers"] == 0:
             raise ValueError("attention_weights needs n_layers >= 1; this model has none.")
-        data = self._network_input(X)
+        with torch_context(training=False):
+            return self._attention_weights(self._network_input(X), per_row)
+
+    def _attention_weights(self, data, per_row):
         names = np.asarray(self.field_spec_.names, dtype=object)
         if not per_row:
             total = predict_attention(self.module_, data, summed=True)

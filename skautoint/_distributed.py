@@ -33,11 +33,11 @@ class LocalGroup:
         return tensor
 
     def max(self, number):
-        """Largest ``number`` (an int) over the processes."""
+        """Largest ``number`` (an int or a float) over the processes."""
         return number
 
     def min(self, number):
-        """Smallest ``number`` (an int) over the processes."""
+        """Smallest ``number`` (an int or a float) over the processes."""
         return -self.max(-number)
 
     def total(self, number):
@@ -90,9 +90,10 @@ class ProcessGroup(LocalGroup):
         return total.to(tensor.device)
 
     def max(self, number):
-        value = torch.tensor([number], dtype=torch.int64, device=self.device)
+        dtype = torch.float64 if isinstance(number, float) else torch.int64
+        value = torch.tensor([number], dtype=dtype, device=self.device)
         dist.all_reduce(value, op=dist.ReduceOp.MAX)
-        return int(value)
+        return value.item()
 
     def any(self, mask):
         return self.sum(mask.to(torch.int32)) > 0

@@ -98,9 +98,11 @@ SHARED_PARAMETERS_DOC = """\
         Hold out ``validation_fraction`` of the rows (or use ``X_val``) and stop when the
         validation loss has not improved by ``tol`` for ``n_iter_no_change`` epochs; the
         best epoch's weights are restored. ``"auto"`` enables it from 200 rows on, or
-        whenever ``X_val`` is given.
+        whenever ``X_val`` is given; ``False`` together with ``X_val`` is an error, as in
+        scikit-learn's HistGradientBoosting.
     validation_fraction : float or int, default=0.1
-        Share (or number) of rows held out for early stopping.
+        Share (or number) of rows held out for early stopping; both parts must keep at
+        least one row.
     n_iter_no_change : int, default=5
         Epochs without improvement before training stops.
     tol : float, default=1e-4
@@ -109,8 +111,10 @@ SHARED_PARAMETERS_DOC = """\
 
 SHARED_TRAINING_DOC = """\
     random_state : int, RandomState instance or None, default=None
-        Seeds weight initialisation, batch order, dropout and the validation split. The global
-        torch random state is left as it was.
+        Seeds weight initialisation, batch order, dropout and the validation split. Every
+        draw comes from generators of the fit's own: torch's global random state is neither
+        read nor changed, and fits running at once in several threads give the same models
+        as alone.
     verbose : int, default=0
         0 is silent; 1 prints a table with one line per epoch (training loss, validation
         loss and score, seconds, ``*`` on the best epoch so far); 2 adds a tqdm progress

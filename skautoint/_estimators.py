@@ -21,6 +21,7 @@ from ._base import BaseAutoInt
 from ._distributed import LOCAL
 from ._docs import fill_shared_docs
 from ._losses import REGRESSION_LOSSES, classification_loss, make_regression_loss
+from ._scalars import python_scalars
 
 __all__ = ["AutoIntClassifier", "AutoIntRegressor", "final_estimator"]
 
@@ -180,10 +181,10 @@ class AutoIntClassifier(ClassifierMixin, BaseAutoInt):
         rows = np.arange(len(target))
         stratify = target if np.bincount(target).min() >= 2 else None
         try:
-            return train_test_split(rows, test_size=self.validation_fraction,
+            return train_test_split(rows, test_size=python_scalars(self.validation_fraction),
                                     stratify=stratify, random_state=seed)
         except ValueError:  # too few rows of a class for a stratified split of that size
-            return train_test_split(rows, test_size=self.validation_fraction,
+            return train_test_split(rows, test_size=python_scalars(self.validation_fraction),
                                     random_state=seed)
 
     @staticmethod
@@ -381,7 +382,8 @@ class AutoIntRegressor(RegressorMixin, BaseAutoInt):
         return self._loss.encode_target(y_val)
 
     def _validation_split(self, target, seed):
-        return train_test_split(np.arange(len(target)), test_size=self.validation_fraction,
+        return train_test_split(np.arange(len(target)),
+                                test_size=python_scalars(self.validation_fraction),
                                 random_state=seed)
 
     # ------------------------------------------------------------------ predict

@@ -6,6 +6,7 @@ multi-head self-attention over the fields of a row runs as batched einsums. Noth
 pandas or scikit-learn.
 """
 
+import contextlib
 import math
 
 import torch
@@ -19,6 +20,7 @@ __all__ = [
     "RESIDUALS",
     "AutoIntNet",
     "FieldEmbedding",
+    "GeneratorDropout",
     "InteractingLayer",
     "check_layer_form",
 ]
@@ -39,8 +41,9 @@ class FieldEmbedding(nn.Module):
 
     def __init__(self, table_rows, embedding_dim, init_std=0.01):
         super().__init__()
+        self.init_std = init_std
         self.weight = nn.Parameter(torch.empty(table_rows, embedding_dim))
-        nn.init.normal_(self.weight, std=init_std)
+        self.reset_parameters()
         # Set by training's touched-rows update for one step: (position of each index among
         # the batch's distinct rows, a leaf copy of those rows); gradients then reach the
         # copy only, never a dense table-sized tensor.
@@ -62,6 +65,44 @@ class FieldEmbedding(nn.Module):
             position, rows = self.batch_rows
             return F.embedding(position, rows) * value.unsqueeze(-1)
         return F.embedding(index, self.weight) * value.unsqueeze(-1)
+
+    @torch.no_grad()
+    def reset_parameters(self, generator=None):
+        """Draw the table from N(0, ``init_std``) (zeros when it is 0) with ``generator``."""
+        if self.init_std:
+            nn.init.normal_(self.weight, std=self.init_std, generator=generator)
+        else:
+            self.weight.zero_()
+
+
+class GeneratorDropout(nn.Module):
+    """Dropout whose masks come from :attr:`generator` when one is set, so that a fit's draws
+    are its own (torch's ``nn.Dropout`` reads the process-global generator, shared by every
+    thread).
+
+    Parameters
+    ----------
+    p : float
+        Probability of zeroing an element, in [0, 1).
+    """
+
+    def __init__(self, p):
+        super().__init__()
+        self.p = p
+        #: torch.Generator on the input's device, or None for torch's global one.
+        self.generator = None
+
+    def forward(self, x):
+        if not self.training or self.p == 0:
+            return x
+        if self.generator is None:
+            return F.dropout(x, self.p, training=True)
+        keep = 1.0 - self.p
+        mask = torch.empty_like(x).bernoulli_(keep, generator=self.generator)
+        return x * mask / keep
+
+    def extra_repr(self):
+        return f"p={self.p}"
 
 
 #: Choices of the layer-form switches (the paper's form is the first of each).
@@ -166,7 +207,7 @@ class InteractingLayer(nn.Module):
         self.norm = nn.LayerNorm(self.output_dim) if layer_norm != "none" else None
         self.norm_after_activation = layer_norm == "after_activation"
         self.relu = activation == "relu"
-        self.dropout = nn.Dropout(dropout) if dropout > 0 else None
+        self.dropout = GeneratorDropout(dropout) if dropout > 0 else None
 
     def _project(self, linear, x):
         """Apply ``linear`` to each field's vector, or to the row's flattened fields."""
@@ -216,7 +257,7 @@ def _mlp(input_dim, hidden_units, output_dim, dropout):
     for units in hidden_units:
         layers += [nn.Linear(width, units), nn.ReLU()]
         if dropout > 0:
-            layers.append(nn.Dropout(dropout))
+            layers.append(GeneratorDropout(dropout))
         width = units
     layers.append(nn.Linear(width, output_dim))
     return nn.Sequential(*layers)
@@ -262,6 +303,22 @@ class AutoIntNet(nn.Module):
                  attention_scaling=False, field_bias=False, linear_term=False,
                  mlp_hidden_units=(), dropout=0.0):
         super().__init__()
+        # Built on the meta device (torch's layer constructors draw their initial weights
+        # from the global generator), then materialised in float32 and drawn by
+        # reset_parameters; outside inference mode, whatever the caller's context.
+        with torch.inference_mode(False), torch.device("meta"):
+            self._build(table_rows, n_fields, n_outputs, embedding_dim, n_layers, n_heads,
+                        attention_dim, output_projection, residual, layer_norm, activation,
+                        projection_bias, attention_scaling, field_bias, linear_term,
+                        mlp_hidden_units, dropout)
+        with torch.inference_mode(False):
+            self.to_empty(device="cpu").to(torch.float32)
+            self.reset_parameters(torch.Generator().manual_seed(0))
+
+    def _build(self, table_rows, n_fields, n_outputs, embedding_dim, n_layers, n_heads,
+               attention_dim, output_projection, residual, layer_norm, activation,
+               projection_bias, attention_scaling, field_bias, linear_term, mlp_hidden_units,
+               dropout):
         self.embedding = FieldEmbedding(table_rows, embedding_dim)
         self.field_bias = (nn.Parameter(torch.zeros(n_fields, embedding_dim)) if field_bias
                            else None)
@@ -284,6 +341,39 @@ class AutoIntNet(nn.Module):
             if mlp_hidden_units
             else None
         )
+
+    @torch.no_grad()
+    def reset_parameters(self, generator):
+        """Draw every weight anew from ``generator`` (a ``torch.Generator`` on CPU).
+
+        Linear layers get torch's default distribution, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for
+        weights and biases; the embedding tables N(0, 0.01); the linear term, field biases
+        and layer norms their neutral values.
+        """
+        for module in self.modules():
+            if isinstance(module, FieldEmbedding):
+                module.reset_parameters(generator)
+            elif isinstance(module, nn.Linear):
+                bound = 1.0 / math.sqrt(module.in_features)
+                for parameter in (module.weight, module.bias):
+                    if parameter is not None:
+                        nn.init.uniform_(parameter, -bound, bound, generator=generator)
+            elif isinstance(module, nn.LayerNorm):
+                module.reset_parameters()
+        if self.field_bias is not None:
+            self.field_bias.zero_()
+
+    @contextlib.contextmanager
+    def dropout_generator(self, generator):
+        """Within the block, every dropout of the network draws its masks from ``generator``."""
+        dropouts = [m for m in self.modules() if isinstance(m, GeneratorDropout)]
+        for dropout in dropouts:
+            dropout.generator = generator
+        try:
+            yield
+        finally:
+            for dropout in dropouts:
+                dropout.generator = None
 
     def forward(self, index, value, return_attention=False):
         """Compute the raw outputs (logits, or the standardised target).

@@ -9,6 +9,7 @@ DataLoader. What a raw output means (the loss, its inverse link, the validation 
 from a loss object of :mod:`skautoint._losses`.
 """
 
+import contextlib
 import copy
 import dataclasses
 import math
@@ -33,6 +34,7 @@ __all__ = [
     "predict_attention",
     "predict_raw",
     "to_tensor_data",
+    "torch_context",
     "train",
 ]
 
@@ -185,7 +187,7 @@ def _batched_inference(module, data, batch_size, forward):
     module.eval()
     chunks, begin = [], 0
     try:
-        with torch.inference_mode():
+        with torch_context(training=False):
             while begin < len(data):
                 end = begin + batch_size
                 try:
@@ -200,6 +202,25 @@ def _batched_inference(module, data, batch_size, forward):
     finally:
         module.train(was_training)
     return torch.cat(chunks)
+
+
+@contextlib.contextmanager
+def torch_context(*, training):
+    """skautoint's own torch settings, whatever the caller's: gradients on and no inference
+    mode for ``training`` (inference mode otherwise), no autocast, and CPU as the device of
+    tensors made without one (a caller's ``torch.set_default_device`` does not reach in)."""
+    with contextlib.ExitStack() as stack:
+        if training:
+            stack.enter_context(torch.inference_mode(False))
+            stack.enter_context(torch.enable_grad())
+        else:
+            stack.enter_context(torch.inference_mode())
+        for device_type in ("cpu", "cuda"):
+            if torch.is_autocast_enabled(device_type):
+                stack.enter_context(torch.autocast(device_type, enabled=False))
+        if torch.get_default_device().type != "cpu":
+            stack.enter_context(torch.device("cpu"))  # a function mode: only when needed
+        yield
 
 
 def _release_cached_memory():
@@ -324,7 +345,7 @@ def _run_epoch(module, data, optimizer, loss, batch_size, generator, epoch, prog
     """
     module.train()
     n_rows = group.max(len(data))
-    order = wrap_order(torch.randperm(len(data), generator=generator), n_rows)
+    order = wrap_order(torch.randperm(len(data), generator=generator, device="cpu"), n_rows)
     if data.rows is not None:
         order = data.rows[order]
     order = order.to(data.index.device)
@@ -380,7 +401,13 @@ def _print_record(record, score_name, header=False):
 
 def fit_network(*, module_params, index, value, target, sample_weight, train_rows, loss,
                 config, seed, device, validation=None, warm=None, first_epoch=1, group=LOCAL):
-    """Train a new network, or continue ``warm``, on encoded rows.
+    """Train a new network, or a copy of ``warm``, on encoded rows.
+
+    Nothing outside the returned result is changed: a warm network is trained as a copy, so
+    that a failure at any point leaves the caller's network and optimizer as they were, and
+    every random draw (initialisation, batch order, dropout) comes from generators seeded
+    here, never from torch's global one. Training runs with gradients on and outside
+    inference mode and autocast, whatever the caller's torch context.
 
     Parameters
     ----------
@@ -392,7 +419,8 @@ def fit_network(*, module_params, index, value, target, sample_weight, train_row
     target : ndarray of shape (n_rows,)
         The encoded target (class positions, or the standardised target).
     sample_weight : ndarray of shape (n_rows,)
-        Row weights, rescaled here to a mean of 1 over the training rows of every process.
+        Row weights, of any positive scale: divided here by the mean weight of the training
+        rows of every process (the validation weights by the same number).
     train_rows : ndarray of int
         Positions of the training rows.
     loss : Loss
@@ -400,8 +428,7 @@ def fit_network(*, module_params, index, value, target, sample_weight, train_row
     config : TrainingConfig
         Learning rate, batch size, epochs and early-stopping settings.
     seed : int
-        Seeds the network's initialisation, dropout (in a random context of its own: the
-        global torch state is left as it was) and the batch order.
+        Seeds the network's initialisation, the batch order and dropout.
     device : str
         Where the network trains.
     validation : tuple of ndarray, default=None
@@ -422,16 +449,18 @@ def fit_network(*, module_params, index, value, target, sample_weight, train_row
     Raises
     ------
     TrainingDivergedError
-        When the training loss becomes NaN or infinite; a warm network gets its previous
-        weights back.
+        When the training loss becomes NaN or infinite.
     ValueError
         When a process has no training rows or the training weights sum to zero.
     """
-    weight = _normalised_weights(sample_weight, train_rows, group)
-    if validation is not None and not group.sum(
-            torch.tensor(float(np.sum(validation[3])), dtype=torch.float64)) > 0:
-        raise ValueError("The sample weights of the validation rows sum to zero: early "
-                         "stopping has nothing to score. Give them weight, or pass X_val.")
+    with torch_context(training=True):
+        return _fit_network(module_params, index, value, target, sample_weight, train_rows,
+                            loss, config, seed, device, validation, warm, first_epoch, group)
+
+
+def _fit_network(module_params, index, value, target, sample_weight, train_rows, loss, config,
+                 seed, device, validation, warm, first_epoch, group):
+    weight, validation = _normalised_weights(sample_weight, train_rows, validation, group)
     try:
         # All rows, the training ones picked by position: no second copy of the data.
         train_data = to_tensor_data(index, value, target, weight, device=device,
@@ -449,51 +478,77 @@ def fit_network(*, module_params, index, value, target, sample_weight, train_row
     if group.rank != 0:
         config = dataclasses.replace(config, verbose=0)  # one process reports
 
-    devices = [torch.cuda.current_device()] if str(device).startswith("cuda") else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(int(seed))
-        if warm is None:
-            module, optimizer = _new_network(module_params, train_data, group).to(device), None
-        else:
-            module, optimizer = warm
-            if next(module.parameters()).device.type != torch.device(device).type:
-                # a model loaded elsewhere, or a changed `device`: Adam starts anew there
-                module, optimizer = module.to(device), None
-        group.copy_parameters(module)  # every process starts from process 0's
-        before = ({k: v.detach().clone() for k, v in module.state_dict().items()}
-                  if warm is not None else None)
-        generator = torch.Generator().manual_seed(int(seed) + group.rank)
-        try:
-            result = train(module, train_data, config, loss=loss, generator=generator,
-                           validation_data=validation_data, optimizer=optimizer,
-                           first_epoch=first_epoch, group=group)
-        except TrainingDivergedError:
-            if before is not None:  # back to the model of the previous fit
-                module.load_state_dict(before)
-                module.eval()
-            raise
+    init_seed, order_seed, dropout_seed = _fit_seeds(seed, group.rank)
+    if warm is None:
+        module = _new_network(module_params, train_data, torch.Generator().manual_seed(init_seed),
+                              group).to(device)
+        optimizer = None
+    else:
+        module, optimizer = _copy_of(*warm)
+        if next(module.parameters()).device.type != torch.device(device).type:
+            # a model loaded elsewhere, or a changed `device`: Adam starts anew there
+            module, optimizer = module.to(device), None
+    group.copy_parameters(module)  # every process starts from process 0's
+    order = torch.Generator().manual_seed(order_seed)
+    dropout = torch.Generator(device=torch.device(device)).manual_seed(dropout_seed)
+    with module.dropout_generator(dropout):
+        result = train(module, train_data, config, loss=loss, generator=order,
+                       validation_data=validation_data, optimizer=optimizer,
+                       first_epoch=first_epoch, group=group)
     result.module = module.eval()
     return result
 
 
-def _normalised_weights(sample_weight, train_rows, group):
-    """``sample_weight`` over the mean weight of every process's training rows."""
+def _fit_seeds(seed, rank):
+    """Seeds of the initialisation (the same in every process: process 0's weights are
+    copied to the others anyway), the batch order and dropout (one per process)."""
+    init_seed = int(seed)
+    order_seed, dropout_seed = np.random.SeedSequence([init_seed, rank]).generate_state(2)
+    return init_seed, int(order_seed), int(dropout_seed)
+
+
+def _copy_of(module, optimizer):
+    """Deep copies of a warm network and its optimizer, the optimizer still stepping the
+    copied network's parameters (its process group is shared, not copied)."""
+    memo = {} if optimizer is None else {id(optimizer.group): optimizer.group}
+    return copy.deepcopy((module, optimizer), memo)
+
+
+def _normalised_weights(sample_weight, train_rows, validation, group):
+    """``sample_weight`` and the validation weights over the mean weight of every process's
+    training rows, computed after a division by the largest weight, so that no sum over- or
+    underflows whatever the weights' scale."""
     if group.min(len(train_rows)) == 0:  # checked in every process, so all stop
         raise ValueError(f"Process {group.rank}'s share of the training rows is empty; "
                          "every process of a distributed fit needs training rows.")
-    train_weight = sample_weight[train_rows]
+    largest = float(np.max(sample_weight[train_rows]))
+    if validation is not None and len(validation[3]):
+        largest = max(largest, float(np.max(validation[3])))
+    largest = group.max(largest)
+    if not largest > 0:
+        raise ValueError("The sample weights of the training rows sum to zero.")
+    train_weight = sample_weight[train_rows] / largest
     weight_sum, n_weights = group.sum(
         torch.tensor([train_weight.sum(), len(train_weight)], dtype=torch.float64)
     ).tolist()
     if not weight_sum > 0:
         raise ValueError("The sample weights of the training rows sum to zero.")
-    return np.asarray(sample_weight) / (weight_sum / n_weights)
+    factor = largest * (weight_sum / n_weights)
+    if validation is not None:
+        valid_weight = np.asarray(validation[3], dtype=np.float64) / largest
+        if not group.sum(torch.tensor(float(valid_weight.sum()), dtype=torch.float64)) > 0:
+            raise ValueError("The sample weights of the validation rows sum to zero: early "
+                             "stopping has nothing to score. Give them weight, or pass X_val.")
+        validation = (*validation[:3], valid_weight / (weight_sum / n_weights))
+    return np.asarray(sample_weight, dtype=np.float64) / factor, validation
 
 
-def _new_network(module_params, train_data, group=LOCAL):
-    """A new AutoIntNet whose table rows no training row uses (unseen-level codes, empty
-    buckets) start at zero: "no information" is a better prior for them than random noise."""
+def _new_network(module_params, train_data, generator, group=LOCAL):
+    """A new AutoIntNet drawn from ``generator`` whose table rows no training row uses
+    (unseen-level codes, empty buckets) start at zero: "no information" is a better prior for
+    them than random noise."""
     module = AutoIntNet(**module_params)
+    module.reset_parameters(generator)
     used = torch.zeros(module.embedding.weight.shape[0], dtype=torch.bool)
     rows = train_data.rows if train_data.rows is not None else torch.arange(len(train_data))
     for chunk in rows.split(2**16):

@@ -29,7 +29,15 @@ def _pyarrow():
 
 
 def _dataset(source):
-    return _pyarrow().dataset.dataset(source, format="parquet")
+    """The Parquet dataset at ``source``, refused clearly when it is no such thing."""
+    pyarrow = _pyarrow()
+    try:
+        dataset = pyarrow.dataset.dataset(source, format="parquet")
+    except pyarrow.ArrowInvalid as exc:
+        raise ValueError(f"{source} is not readable as Parquet data ({exc}).") from exc
+    if not dataset.files:
+        raise ValueError(f"{source} holds no Parquet file: nothing to read.")
+    return dataset
 
 
 def _split_target(frame, target):
@@ -112,6 +120,8 @@ def sample_parquet(source, n_rows, *, target, columns=None, random_state=None):
     """
     dataset = _dataset(source)
     total = dataset.count_rows()
+    if total == 0:
+        raise ValueError(f"The Parquet data at {source} holds no rows.")
     rng = check_random_state(random_state)
     rows = np.sort(rng.choice(total, size=min(n_rows, total), replace=False))
     names = None if columns is None else [*columns, target]
@@ -136,6 +146,10 @@ def partial_fit_parquet(estimator, source, *, target, classes=None, epochs=1, ch
     frozen, as ``field_transformer``. Then every epoch reads the data chunk by chunk, in file
     order, and calls ``partial_fit`` once per chunk (each call shuffles its own rows). Put the
     rows in random order across files beforehand if their order carries a trend.
+
+    Like ``partial_fit``, the call is all or nothing: when it fails (an error, a damaged
+    file, ``KeyboardInterrupt``) at any chunk, the estimator is put back as it was before the
+    call, its parameters included.
 
     Parameters
     ----------
@@ -178,6 +192,18 @@ def partial_fit_parquet(estimator, source, *, target, classes=None, epochs=1, ch
     >>> clf.n_iter_  # one epoch per chunk
     4
     """
+    before = dict(estimator.__dict__)
+    try:
+        return _train_on_chunks(estimator, source, target, classes, epochs, chunk_rows,
+                                sample_rows, columns, random_state)
+    except BaseException:
+        estimator.__dict__.clear()
+        estimator.__dict__.update(before)
+        raise
+
+
+def _train_on_chunks(estimator, source, target, classes, epochs, chunk_rows, sample_rows,
+                     columns, random_state):
     if estimator.field_transformer is None:
         X_sample, _ = sample_parquet(source, sample_rows, target=target, columns=columns,
                                      random_state=random_state)
@@ -186,7 +212,11 @@ def partial_fit_parquet(estimator, source, *, target, classes=None, epochs=1, ch
         del X_sample
     labels = {} if is_regressor(estimator) else {"classes": classes}
     for _ in range(epochs):
+        n_chunks = 0
         for X, y in iter_parquet_chunks(source, target=target, chunk_rows=chunk_rows,
                                         columns=columns):
             estimator.partial_fit(X, y, **labels)
+            n_chunks += 1
+        if n_chunks == 0:
+            raise ValueError(f"The Parquet data at {source} holds no rows.")
     return estimator

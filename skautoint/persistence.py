@@ -139,6 +139,20 @@ def load(path):
         return joblib.load(file)
 
 
+#: The header's fields, each with a check of its value and what the check expects.
+_HEADER_FIELDS = {
+    "format": (lambda v: _is_int(v) and v >= 1, "a positive integer"),
+    "skautoint_version": (lambda v: isinstance(v, str), "a string"),
+    "sha256": (lambda v: isinstance(v, str) and len(v) == 64
+               and all(c in "0123456789abcdef" for c in v), "64 hexadecimal digits"),
+    "n_bytes": (lambda v: _is_int(v) and v >= 0, "a non-negative integer"),
+}
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _read_header(file, path):
     if file.read(len(MAGIC)) != MAGIC:
         raise ValueError(
@@ -147,15 +161,26 @@ def _read_header(file, path):
         )
     try:
         header = json.loads(file.readline())
-        file_format = header["format"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ValueError(f"{path} has a damaged header ({exc}).") from exc
-    if file_format > FILE_FORMAT:
+    except ValueError as exc:  # also a line that is not UTF-8
+        raise ValueError(f"{path} has a damaged header: it is not JSON ({exc}). Copy or save "
+                         "the model again.") from exc
+    if not isinstance(header, dict):
+        raise ValueError(f"{path} has a damaged header: expected a JSON object, got "
+                         f"{type(header).__name__}. Copy or save the model again.")
+    if _is_int(header.get("format")) and header["format"] > FILE_FORMAT:
         raise ValueError(
             f"{path} was written by skautoint {header.get('skautoint_version')} in file format "
-            f"{file_format}; skautoint {__version__} reads format {FILE_FORMAT}. Upgrade "
+            f"{header['format']}; skautoint {__version__} reads format {FILE_FORMAT}. Upgrade "
             "skautoint to load it."
         )
+    for field, (valid, expected) in _HEADER_FIELDS.items():
+        if field not in header:
+            raise ValueError(f"{path} has a damaged header: the field {field!r} is missing. "
+                             "Copy or save the model again.")
+        if not valid(header[field]):
+            raise ValueError(f"{path} has a damaged header: the field {field!r} should be "
+                             f"{expected}, got {header[field]!r}. Copy or save the model "
+                             "again.")
     return header
 
 

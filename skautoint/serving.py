@@ -10,6 +10,7 @@ arbitrary Python levels, quantile buckets, robust scaling) stays in Python:
 ``onnx`` extra (``onnx``, ``onnxscript``; ``onnxruntime`` to run the graph).
 """
 
+import copy
 import logging
 import warnings
 
@@ -101,7 +102,8 @@ def to_onnx(model, X_sample, *, opset_version=None):
     """
     estimator, _ = final_estimator(model, None)
     inputs = onnx_inputs(model, X_sample)
-    network = _Predictions(estimator.module_, estimator._loss).to("cpu").eval()
+    # a CPU copy: the estimator's own network stays where it is, for threads predicting now
+    network = _Predictions(copy.deepcopy(estimator.module_).to("cpu"), estimator._loss).eval()
     rows = torch.export.Dim("rows")
     args = tuple(torch.from_numpy(inputs[name]) for name in INPUT_NAMES)
     loggers = [logging.getLogger(name) for name in ("torch.onnx", "torch.export")]
@@ -119,5 +121,4 @@ def to_onnx(model, X_sample, *, opset_version=None):
     finally:
         for logger, level in zip(loggers, levels, strict=True):
             logger.setLevel(level)
-        network.network.to(next(estimator.module_.parameters()).device)
     return program.model_proto

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+import test_transactions  # the rows of its table, documented beside these
 from sklearn.exceptions import DataConversionWarning
 from sklearn.utils._param_validation import InvalidParameterError
 
@@ -365,5 +366,5 @@ def test_docs_table_lists_every_case():
         "X-identifier-column", "predict-array-wrong-column-count", "predict-array-after-frame",
         "predict-frame-after-array", "predict-categorical-of-another-type", "y-column-vector",
         "y-nullable-integers", "validation-data", "parameters",
-    }
+    } | set(test_transactions.DOCUMENTED)
     assert documented == tested

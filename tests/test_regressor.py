@@ -70,7 +70,8 @@ def test_the_target_is_standardised_inside(hours):
 @pytest.mark.parametrize("loss", ["absolute_error", "huber", "poisson", "gamma"])
 def test_every_loss_beats_a_constant_on_its_own_scale(hours, loss):
     X, y, X_test, y_test = hours
-    model = AutoIntRegressor(loss=loss, **QUICK).fit(X, y)
+    # 8 epochs: after 4, the absolute error is within 2-4% of the median's, by seed
+    model = AutoIntRegressor(loss=loss, **{**QUICK, "max_epochs": 8}).fit(X, y)
     prediction = model.predict(X_test)
     assert prediction.dtype == np.float64 and prediction.shape == y_test.shape
     if loss in ("poisson", "gamma"):

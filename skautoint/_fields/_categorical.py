@@ -8,6 +8,7 @@ import pandas as pd
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, RealNotInt
 
+from .._scalars import python_scalars
 from ..exceptions import HighCardinalityWarning, LevelTypeChangedWarning
 from ._coded import _CodedFieldEncoder
 from ._input import _iter_columns, check_field_input
@@ -103,7 +104,7 @@ class CategoricalFieldEncoder(_CodedFieldEncoder):
             Fitted encoder.
         """
         X = check_field_input(self, X, reset=True)
-        threshold = self.min_frequency
+        threshold = python_scalars(self.min_frequency)
         if isinstance(threshold, Real) and not isinstance(threshold, Integral):
             threshold = int(np.ceil(threshold * X.shape[0]))
         self.categories_, self.infrequent_categories_ = [], []
@@ -111,7 +112,7 @@ class CategoricalFieldEncoder(_CodedFieldEncoder):
             counts = _level_counts(values, name)
             self._warn_if_identifier(name, counts, threshold)
             kept = counts.to_numpy() >= threshold
-            if self.max_categories is not None and kept.sum() > self.max_categories:
+            if self.max_categories is not None and kept.sum() > int(self.max_categories):
                 kept = self._cap_levels(name, counts, kept)
             self.categories_.append(
                 np.array(sorted(counts.index[kept], key=_level_sort_key), dtype=object)
@@ -178,11 +179,12 @@ class CategoricalFieldEncoder(_CodedFieldEncoder):
         levels, n_seen = counts.index, counts.to_numpy()
         ranked = sorted(candidates, key=lambda i: (-n_seen[i], _level_sort_key(levels[i])))
         capped = np.zeros_like(kept)
-        capped[ranked[: self.max_categories]] = True
+        max_categories = int(self.max_categories)
+        capped[ranked[:max_categories]] = True
         warnings.warn(
             f"Column {name!r} has {len(candidates)} levels seen at least min_frequency="
             f"{self.min_frequency} times; max_categories={self.max_categories} keeps the most "
-            f"frequent and codes the other {len(candidates) - self.max_categories} as rare.",
+            f"frequent and codes the other {len(candidates) - max_categories} as rare.",
             HighCardinalityWarning, stacklevel=3,
         )
         return capped

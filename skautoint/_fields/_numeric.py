@@ -10,23 +10,37 @@ from sklearn.utils.validation import check_is_fitted
 from ._coded import _CodedFieldEncoder
 from ._input import _as_float, _iter_columns, check_field_input
 
+#: Smallest scale a column may be divided by: below it (subnormal numbers) the quotient of
+#: the column's larger values overflows.
+_SMALLEST_SCALE = np.finfo(np.float64).tiny
 
-def _center_and_scale(z, bound):
+
+def _center_and_scale(z, bound, column):
     """Median and interquartile range of ``z``, snapped to (0, 1) when already standard.
 
     A column with a zero IQR (one value dominates, e.g. a count that is mostly 0) is scaled
     linearly onto ``[-bound, bound]`` instead: compressing its tail would not converge, since
-    its spread shrinks with every round.
+    its spread shrinks with every round. A spread that is not a normal float64 (subnormal,
+    or infinite because the values span more than the float64 range) is refused.
     """
     if z.size == 0:
         return 0.0, 1.0
     center = float(np.median(z))
-    q25, q75 = np.quantile(z, [0.25, 0.75])
-    scale = float(q75 - q25)
-    if not scale > 0:
-        scale = float(np.max(np.abs(z - center))) / bound
-    if not scale > 0:
-        scale = 1.0
+    with np.errstate(over="ignore", invalid="ignore"):
+        q25, q75 = np.quantile(z, [0.25, 0.75])
+        scale = float(q75 - q25)
+        if not scale >= _SMALLEST_SCALE:
+            scale = float(np.max(np.abs(z - center))) / bound
+    if scale == 0:
+        scale = 1.0  # a constant column
+    if not _SMALLEST_SCALE <= scale < np.inf:
+        raise ValueError(
+            f"Column {column!r} cannot be scaled for continuous='embed': its spread ({scale:g}) "
+            "is not a normal float64 number (its values are subnormal, below 2.2e-308, or span "
+            "more than the float64 range). Multiply the column by a constant that brings its "
+            "values to a usual range, or bucketize it (continuous_overrides={"
+            f"{column!r}: 'bucketize'}})."
+        )
     # Snap values that are already standard, so that a second pass over scaled output is an
     # exact identity (the transformer is idempotent).
     if abs(scale - 1.0) <= 1e-4:
@@ -105,7 +119,7 @@ class FieldScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                 compress = round_ > 0
                 if compress:
                     z = np.arcsinh(z)
-                center, scale = _center_and_scale(z, self.bound)
+                center, scale = _center_and_scale(z, self.bound, name)
                 z = (z - center) / scale
                 steps.append((compress, center, scale))
                 if z.size == 0 or np.max(np.abs(z)) <= self.bound:
@@ -220,7 +234,7 @@ class FieldBucketizer(_CodedFieldEncoder):
             Fitted bucketizer.
         """
         X = check_field_input(self, X, reset=True)
-        n_bins = auto_n_bins(X.shape[0]) if self.n_bins == "auto" else self.n_bins
+        n_bins = auto_n_bins(X.shape[0]) if self.n_bins == "auto" else int(self.n_bins)
         self.bin_edges_ = []
         for name, values in _iter_columns(X):
             x = _finite_values(_as_float(values, name), name)
