@@ -366,12 +366,7 @@ class AutoIntRegressor(RegressorMixin, BaseAutoInt):
         loss = self._loss if warm else make_regression_loss(self.loss, self.quantile)
         loss.check_target(y, "y", group)
         if not warm:
-            total, weighted = group.sum(torch.tensor(
-                [sample_weight.sum(), (sample_weight * y).sum()], dtype=torch.float64)).tolist()
-            mean = weighted / total if total > 0 else 0.0
-            spread = float(group.sum(torch.tensor((sample_weight * (y - mean) ** 2).sum(),
-                                                  dtype=torch.float64)))
-            self._loss = loss.fit_target(total, mean, spread)
+            self._loss = loss.fit_target(*_target_moments(y, sample_weight, group))
         return loss.encode_target(y), sample_weight
 
     def _encode_partial_target(self, y, sample_weight, *, first, classes=None):
@@ -402,6 +397,31 @@ class AutoIntRegressor(RegressorMixin, BaseAutoInt):
         """
         check_is_fitted(self)
         return self._loss.inverse_link(self._raw_predict(X)).numpy()
+
+
+def _target_moments(y, sample_weight, group=LOCAL):
+    """The weighted sums :meth:`RegressionLoss.fit_target` learns the target's scale from.
+
+    Weights, target and deviations are divided by their largest magnitude (over every
+    process) before they are summed, so that no sum over- or underflows whatever their
+    scale (a target in units of 1e-20 or 1e200, weights of 1e300).
+    """
+    weight = sample_weight / _largest(sample_weight, group)
+    unit = _largest(np.abs(y), group)
+    total, weighted = group.sum(torch.tensor(
+        [weight.sum(), (weight * (y / unit)).sum()], dtype=torch.float64)).tolist()
+    mean = unit * (weighted / total) if total > 0 else 0.0
+    deviation = y - mean
+    deviation_unit = _largest(np.abs(deviation), group)
+    spread = float(group.sum(torch.tensor((weight * (deviation / deviation_unit) ** 2).sum(),
+                                          dtype=torch.float64)))
+    return total, mean, spread, deviation_unit
+
+
+def _largest(values, group):
+    """The largest of ``values`` over every process, or 1.0 when it is not positive."""
+    largest = group.max(float(np.max(values)) if len(values) else 0.0)
+    return largest if largest > 0 else 1.0
 
 
 def final_estimator(model, X):

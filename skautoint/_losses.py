@@ -14,6 +14,7 @@ around ``log(mean)``), and the inverse link maps back. Users need no
 """
 
 import math
+import sys
 
 import numpy as np
 import torch
@@ -97,7 +98,7 @@ class _ClassificationLoss(Loss):
 
     def score_from(self, statistics):
         correct, total = (float(s) for s in statistics)
-        return correct / total
+        return correct / total if total > 0 else float("nan")
 
 
 class BinaryLogLoss(_ClassificationLoss):
@@ -190,13 +191,15 @@ class RegressionLoss(Loss):
                 f"outside it (smallest {np.min(y) if len(y) else 'on another process'})."
             )
 
-    def fit_target(self, total_weight, mean, squared_deviation_sum):
+    def fit_target(self, total_weight, mean, squared_deviation_sum, deviation_unit=1.0):
         """Learn ``shift`` and ``scale`` from the weighted mean and the weighted sum of
         squared deviations from it of the training target.
 
         Taking sums (not the target itself) lets a distributed fit add up every process's;
         deviations from the mean (not raw second moments) keep the spread of a target with a
-        large offset (prices around 1e9, timestamps).
+        large offset (prices around 1e9, timestamps). The deviations may be summed in units of
+        ``deviation_unit`` (their largest magnitude), so that their squares neither over- nor
+        underflow.
         """
         if self.log_link:
             if not mean > 0:
@@ -204,8 +207,15 @@ class RegressionLoss(Loss):
                                  "training target is all zeros.")
             self.shift, self.scale = 0.0, float(mean)
             return self
-        std = math.sqrt(max(squared_deviation_sum / total_weight, 0.0)) if total_weight > 0 else 0
-        self.shift, self.scale = float(mean), std if std > 1e-14 * max(1.0, abs(mean)) else 1.0
+        std = (deviation_unit * math.sqrt(max(squared_deviation_sum / total_weight, 0.0))
+               if total_weight > 0 else 0.0)
+        if not math.isfinite(std) or 0 < std < sys.float_info.min:
+            raise ValueError(
+                f"The spread of `y` ({std:.3g}) is outside what float64 can scale; rescale the "
+                "target (e.g. to other units) before fitting."
+            )
+        # a spread below float64's resolution of the mean is rounding: a constant target
+        self.shift, self.scale = float(mean), std if std > 1e-14 * abs(mean) else 1.0
         return self
 
     def encode_target(self, y):
@@ -228,6 +238,8 @@ class RegressionLoss(Loss):
 
     def score_from(self, statistics):
         squared_error, total, first, second = (float(s) for s in statistics)
+        if not total > 0:
+            return float("nan")
         spread = second - first**2 / total
         return 1.0 - squared_error / spread if spread > 0 else 0.0
 
@@ -292,7 +304,7 @@ class PinballLoss(RegressionLoss):
 
     def score_from(self, statistics):
         total_loss, total = (float(s) for s in statistics)
-        return self.scale * total_loss / total
+        return self.scale * total_loss / total if total > 0 else float("nan")
 
     def __repr__(self):
         return (f"PinballLoss(quantile={self.quantile!r}, shift={self.shift!r}, "

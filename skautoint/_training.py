@@ -349,7 +349,7 @@ def _run_epoch(module, data, optimizer, loss, batch_size, generator, epoch, prog
     if data.rows is not None:
         order = data.rows[order]
     order = order.to(data.index.device)
-    loss_sum = torch.zeros((), device=data.index.device)
+    loss_sum = torch.zeros((), dtype=torch.float64, device=data.index.device)
     starts = range(0, n_rows, batch_size)
     if progress:
         from tqdm.auto import tqdm
@@ -515,32 +515,39 @@ def _copy_of(module, optimizer):
 
 
 def _normalised_weights(sample_weight, train_rows, validation, group):
-    """``sample_weight`` and the validation weights over the mean weight of every process's
-    training rows, computed after a division by the largest weight, so that no sum over- or
-    underflows whatever the weights' scale."""
+    """``sample_weight`` over the mean weight of every process's training rows, and the
+    validation weights over theirs.
+
+    Each set is first divided by its own largest weight, so that no sum over- or underflows
+    whatever the weights' scale, and scaled by its own mean, so that float32 holds the
+    validation weights even when one training weight dwarfs them (the validation loss is a
+    weighted mean: a common factor does not change it).
+    """
     if group.min(len(train_rows)) == 0:  # checked in every process, so all stop
         raise ValueError(f"Process {group.rank}'s share of the training rows is empty; "
                          "every process of a distributed fit needs training rows.")
-    largest = float(np.max(sample_weight[train_rows]))
-    if validation is not None and len(validation[3]):
-        largest = max(largest, float(np.max(validation[3])))
-    largest = group.max(largest)
-    if not largest > 0:
+    factor = _mean_weight(sample_weight[train_rows], group)
+    if factor is None:
         raise ValueError("The sample weights of the training rows sum to zero.")
-    train_weight = sample_weight[train_rows] / largest
-    weight_sum, n_weights = group.sum(
-        torch.tensor([train_weight.sum(), len(train_weight)], dtype=torch.float64)
-    ).tolist()
-    if not weight_sum > 0:
-        raise ValueError("The sample weights of the training rows sum to zero.")
-    factor = largest * (weight_sum / n_weights)
     if validation is not None:
-        valid_weight = np.asarray(validation[3], dtype=np.float64) / largest
-        if not group.sum(torch.tensor(float(valid_weight.sum()), dtype=torch.float64)) > 0:
+        valid_weight = np.asarray(validation[3], dtype=np.float64)
+        valid_factor = _mean_weight(valid_weight, group)
+        if valid_factor is None:
             raise ValueError("The sample weights of the validation rows sum to zero: early "
                              "stopping has nothing to score. Give them weight, or pass X_val.")
-        validation = (*validation[:3], valid_weight / (weight_sum / n_weights))
+        validation = (*validation[:3], valid_weight / valid_factor)
     return np.asarray(sample_weight, dtype=np.float64) / factor, validation
+
+
+def _mean_weight(weight, group):
+    """The mean of ``weight`` over every process's rows, computed without over- or underflow
+    (after a division by the largest weight); None when they sum to zero."""
+    largest = group.max(float(np.max(weight)) if len(weight) else 0.0)
+    if not largest > 0:
+        return None
+    weight_sum, n_weights = group.sum(
+        torch.tensor([(weight / largest).sum(), len(weight)], dtype=torch.float64)).tolist()
+    return largest * (weight_sum / n_weights) if weight_sum > 0 else None
 
 
 def _new_network(module_params, train_data, generator, group=LOCAL):

@@ -30,6 +30,8 @@ DOCUMENTED = {
     "torch-defaults": "test_fit_ignores_the_callers_torch_defaults",
     "threads": "test_fits_in_threads_at_once_equal_the_same_fits_alone",
     "weight-scale": "test_the_model_is_invariant_to_the_scale_of_the_weights",
+    "dwarfing-weight": "test_one_dwarfing_training_weight_keeps_the_validation_loss_finite",
+    "target-scale": "test_the_regressor_is_invariant_to_the_scale_of_the_target",
     "subnormal-embedded-column": "test_a_subnormal_column_is_refused_by_name_when_embedded",
     "validation-fraction-too-large":
         "test_a_validation_fraction_that_leaves_no_training_rows_names_itself",
@@ -311,6 +313,28 @@ def test_regressor_and_validation_weights_are_scale_free(adult_small):
     np.testing.assert_allclose(*[[r["valid_loss"] for r in m.history_] for m in fits],
                                rtol=1e-5)
     np.testing.assert_allclose(fits[0].predict(X_test), fits[1].predict(X_test), rtol=1e-5)
+
+
+def test_one_dwarfing_training_weight_keeps_the_validation_loss_finite(adult_small):
+    X, y, _ = _small(adult_small)
+    weight = np.ones(len(y))
+    weight[0] = 1e40  # the other rows' weights are below float32's resolution of it
+    model = AutoIntClassifier(**QUICK).fit(X, y, sample_weight=weight)
+    losses = [r["valid_loss"] for r in model.history_]
+    assert np.isfinite(losses).all()
+    assert model.best_iteration_ == 1 + int(np.argmin(losses))
+
+
+@pytest.mark.parametrize("scale", [1e-20, 1e200])
+def test_the_regressor_is_invariant_to_the_scale_of_the_target(adult_small, scale):
+    X, _, X_test = _small(adult_small)
+    hours, X = X["hours_per_week"].astype(float), X.drop(columns="hours_per_week")
+    X_test = X_test.drop(columns="hours_per_week")
+    one = AutoIntRegressor(**QUICK).fit(X, hours)
+    scaled = AutoIntRegressor(**QUICK).fit(X, hours * scale)
+    np.testing.assert_allclose(scaled.predict(X_test) / scale, one.predict(X_test), rtol=1e-4)
+    with pytest.raises(ValueError, match=r"spread of `y` .* outside what float64 can scale"):
+        AutoIntRegressor(**QUICK).fit(X, hours * 1e-310)
 
 
 def test_validation_weights_change_the_validation_loss(adult_small):
