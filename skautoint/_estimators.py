@@ -168,6 +168,7 @@ class AutoIntClassifier(ClassifierMixin, BaseAutoInt):
         if self.class_weight == "balanced":
             sample_weight = sample_weight * _balanced_weights(target, len(self.classes_), group)
         elif self.class_weight is not None:
+            _check_class_weight(self.class_weight)
             sample_weight = sample_weight * compute_sample_weight(self.class_weight, y)
         return target, sample_weight
 
@@ -397,6 +398,19 @@ class AutoIntRegressor(RegressorMixin, BaseAutoInt):
         """
         check_is_fitted(self)
         return self._loss.inverse_link(self._raw_predict(X)).numpy()
+
+
+def _check_class_weight(class_weight):
+    """Raise a ValueError naming ``class_weight`` when a weight of the dict is not a finite,
+    non-negative number."""
+    for label, weight in class_weight.items():
+        try:
+            bad = not (np.isfinite(float(weight)) and float(weight) >= 0)
+        except (TypeError, ValueError):
+            bad = True
+        if bad:
+            raise ValueError(f"class_weight[{label!r}] must be a finite, non-negative number; "
+                             f"got {weight!r}.")
 
 
 def _target_moments(y, sample_weight, group=LOCAL):

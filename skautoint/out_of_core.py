@@ -8,6 +8,8 @@ row groups no larger than the chunks (pyarrow's default is 1,048,576 rows) to bo
 Needs the ``parquet`` extra (``pyarrow``).
 """
 
+import numbers
+
 import numpy as np
 from sklearn.base import is_regressor
 from sklearn.frozen import FrozenEstimator
@@ -41,10 +43,47 @@ def _dataset(source):
 
 
 def _split_target(frame, target):
-    if target not in frame.columns:
-        raise ValueError(f"The target column {target!r} is not in the Parquet data, whose "
-                         f"columns are {list(frame.columns)}.")
     return frame.drop(columns=target), frame[target]
+
+
+def _check_count(value, name):
+    """Raise unless ``value`` is an integer of at least 1, naming the parameter ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"`{name}` must be an integer of at least 1; got {value!r}.")
+    return int(value)
+
+
+def _names(dataset, target, columns):
+    """The columns to read (None for all), checked against the dataset's schema."""
+    if columns is not None:
+        if isinstance(columns, str) or not all(isinstance(c, str) for c in columns):
+            raise TypeError(f"`columns` must be a list of column names (str); got {columns!r}.")
+        columns = list(columns)
+    stored = dataset.schema.names
+    if target not in stored:
+        raise ValueError(f"The target column {target!r} is not in the Parquet data, whose "
+                         f"columns are {stored}.")
+    missing = [name for name in columns or [] if name not in stored]
+    if missing:
+        raise ValueError(f"`columns` names {missing}, which the Parquet data does not hold; "
+                         f"its columns are {stored}.")
+    return None if columns is None else [*columns, target]
+
+
+def _check_file_schema(path, schema, expected, names):
+    """Raise a ValueError naming ``path`` when its columns differ from the first file's
+    (``expected``): missing, or of another type (integer and floating point mix freely)."""
+    pyarrow = _pyarrow()
+    for name in names:
+        if name not in schema.names:
+            raise ValueError(f"The Parquet file {path} has no column {name!r}; every file "
+                             f"must hold the columns read, {list(names)}.")
+        have, want = schema.field(name).type, expected.field(name).type
+        numeric = [pyarrow.types.is_integer(t) or pyarrow.types.is_floating(t)
+                   for t in (have, want)]
+        if have != want and not all(numeric):
+            raise ValueError(f"The column {name!r} is {have} in the Parquet file {path} but "
+                             f"{want} in the first file; every file must hold the same types.")
 
 
 def iter_parquet_chunks(source, *, target, chunk_rows=500_000, columns=None):
@@ -69,8 +108,10 @@ def iter_parquet_chunks(source, *, target, chunk_rows=500_000, columns=None):
     y : Series
         Its labels.
     """
-    names = None if columns is None else [*columns, target]
-    for batch in _batches(_dataset(source), names, chunk_rows):
+    chunk_rows = _check_count(chunk_rows, "chunk_rows")
+    dataset = _dataset(source)
+    names = _names(dataset, target, columns)
+    for batch in _batches(dataset, names, chunk_rows):
         if batch.num_rows:
             yield _split_target(batch.to_pandas(), target)
 
@@ -88,9 +129,14 @@ def _batches(dataset, names, batch_rows):
     """
     pyarrow = _pyarrow()
     pool = pyarrow.default_memory_pool()
+    expected = None
     for path in dataset.files:
         with dataset.filesystem.open_input_file(path) as handle:
             reader = pyarrow.parquet.ParquetFile(handle, pre_buffer=False)
+            if expected is None:
+                expected = reader.schema_arrow
+                names = expected.names if names is None else names
+            _check_file_schema(path, reader.schema_arrow, expected, names)
             for batch in reader.iter_batches(batch_size=batch_rows, columns=names):
                 yield batch
                 del batch
@@ -118,13 +164,14 @@ def sample_parquet(source, n_rows, *, target, columns=None, random_state=None):
     X : DataFrame
     y : Series
     """
+    n_rows = _check_count(n_rows, "n_rows")
     dataset = _dataset(source)
+    names = _names(dataset, target, columns)
     total = dataset.count_rows()
     if total == 0:
         raise ValueError(f"The Parquet data at {source} holds no rows.")
     rng = check_random_state(random_state)
     rows = np.sort(rng.choice(total, size=min(n_rows, total), replace=False))
-    names = None if columns is None else [*columns, target]
     # One pass over small batches, keeping the drawn rows of each: memory stays at one batch
     # plus the sample (Dataset.take decoded whole row groups at once).
     picked, begin = [], 0
@@ -192,6 +239,10 @@ def partial_fit_parquet(estimator, source, *, target, classes=None, epochs=1, ch
     >>> clf.n_iter_  # one epoch per chunk
     4
     """
+    epochs = _check_count(epochs, "epochs")
+    chunk_rows = _check_count(chunk_rows, "chunk_rows")
+    sample_rows = _check_count(sample_rows, "sample_rows")
+    _names(_dataset(source), target, columns)
     before = dict(estimator.__dict__)
     try:
         return _train_on_chunks(estimator, source, target, classes, epochs, chunk_rows,

@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 from skautoint import AutoIntClassifier, AutoIntRegressor, _base, _training, persistence
 from skautoint._network import AutoIntNet
 from skautoint.exceptions import TrainingInterruptedWarning
-from skautoint.out_of_core import partial_fit_parquet
+from skautoint.out_of_core import iter_parquet_chunks, partial_fit_parquet, sample_parquet
 
 QUICK = dict(max_epochs=3, random_state=0)
 
@@ -40,6 +40,8 @@ DOCUMENTED = {
     "empty-parquet": "test_empty_parquet_data_is_refused_clearly",
     "damaged-header": "test_a_damaged_header_is_named_field_by_field",
     "narrow-integer-parameters": "test_narrow_numpy_integers_build_the_same_model_as_python_ints",
+    "class-weight-invalid": "test_a_class_weight_that_is_no_weight_is_refused_by_name",
+    "parquet-arguments": "test_parquet_arguments_and_files_are_checked_by_name",
     "predict-during-refit":
         "test_predicting_while_another_thread_refits_sees_the_old_or_the_new_model",
 }
@@ -401,6 +403,53 @@ def test_empty_parquet_data_is_refused_clearly(tmp_path, source):
     with pytest.raises(ValueError, match=match):
         partial_fit_parquet(model, path, target="y", classes=[0, 1])
     assert model.field_transformer is None
+
+
+@pytest.mark.parametrize("weight", [-1.0, np.nan, np.inf, "heavy"])
+def test_a_class_weight_that_is_no_weight_is_refused_by_name(adult_small, weight):
+    X, y, _ = _small(adult_small, n=300)
+    classes = np.unique(y)
+    model = AutoIntClassifier(class_weight={classes[0]: 1.0, classes[1]: weight}, **QUICK)
+    with pytest.raises(ValueError, match=r"class_weight\['>50K'\] must be a finite, non-neg"):
+        model.fit(X, y)
+    with pytest.raises(NotFittedError):
+        check_is_fitted(model)
+
+
+def _parquet_parts(folder, second):
+    rng = np.random.default_rng(0)
+    first = pd.DataFrame({"a": rng.normal(size=50), "c": rng.choice(list("xy"), 50),
+                          "y": rng.integers(0, 2, 50)})
+    first.to_parquet(folder / "part-0.parquet")
+    second(first).to_parquet(folder / "part-1.parquet")
+    return folder
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (dict(columns="a"), TypeError, "`columns` must be a list of column names"),
+    (dict(columns=["a", "zz"]), ValueError, r"`columns` names \['zz'\], which the Parquet"),
+    (dict(target="label"), ValueError, "target column 'label' is not in the Parquet data"),
+    (dict(epochs=0), ValueError, "`epochs` must be an integer of at least 1; got 0"),
+    (dict(chunk_rows=2.5), ValueError, "`chunk_rows` must be an integer of at least 1"),
+    (dict(sample_rows=0), ValueError, "`sample_rows` must be an integer of at least 1"),
+    (dict(second=lambda f: f.assign(c=1)), ValueError, r"'c' is int64 in the Parquet file"),
+    (dict(second=lambda f: f.drop(columns="c")), ValueError, "has no column 'c'; every file"),
+])
+def test_parquet_arguments_and_files_are_checked_by_name(tmp_path, call, error, match):
+    call = {"target": "y", **call}
+    folder = _parquet_parts(tmp_path, call.pop("second", lambda f: f))
+    model = AutoIntClassifier(**QUICK)
+    with pytest.raises(error, match=match):
+        partial_fit_parquet(model, folder, classes=[0, 1], **call)
+    assert model.field_transformer is None
+    with pytest.raises(NotFittedError):
+        check_is_fitted(model)
+    # the readers check the same arguments
+    if not {"epochs", "sample_rows"} & set(call):
+        with pytest.raises(error, match=match):
+            list(iter_parquet_chunks(folder, **call))
+    with pytest.raises(ValueError, match="`n_rows` must be an integer of at least 1"):
+        sample_parquet(folder, 0, target="y")
 
 
 def _header_variants():
