@@ -105,6 +105,18 @@ def _is_fitted(estimator):
     return True
 
 
+@contextlib.contextmanager
+def _blaming(parameter):
+    """Prefix a ValueError or TypeError raised inside with the parameter it concerns."""
+    try:
+        yield
+    except (ValueError, TypeError) as exc:
+        if str(exc).startswith(f"`{parameter}`"):
+            raise
+        kind = TypeError if isinstance(exc, TypeError) else ValueError
+        raise kind(f"`{parameter}` is not usable: {exc}") from exc
+
+
 class BaseAutoInt(BaseEstimator):
     """Base class of the AutoInt estimators; not to be used directly.
 
@@ -415,24 +427,19 @@ class BaseAutoInt(BaseEstimator):
     def _validation_from(self, X_val, y_val, sample_weight_val):
         """``X_val``, ``y_val`` and their weights validated and encoded; an error names the
         parameter at fault."""
-        try:
+        with _blaming("X_val"):
             X_val = check_field_input(self, X_val, reset=False)
-        except ValueError as exc:
-            raise ValueError(f"`X_val` is not usable: {exc}") from exc
-        y_val = self._validate_target(y_val, "y_val")
+        with _blaming("y_val"):
+            y_val = self._validate_target(y_val, "y_val")
         if _num_samples(X_val) != _num_samples(y_val):
             raise ValueError(f"`X_val` has {_num_samples(X_val)} rows but `y_val` "
                              f"{_num_samples(y_val)}.")
-        try:
+        with _blaming("sample_weight_val"):
             weight = _check_sample_weight(sample_weight_val, X_val, dtype=np.float64,
                                           ensure_non_negative=True)
-        except ValueError as exc:
-            raise ValueError(f"`sample_weight_val` is not usable: {exc}") from exc
         target = self._encode_validation_target(y_val)
-        try:
+        with _blaming("X_val"):
             index, value = self._encode(X_val)
-        except ValueError as exc:
-            raise ValueError(f"`X_val` is not usable: {exc}") from exc
         return index, value, target, weight
 
     # ------------------------------------------------------------------ training

@@ -457,6 +457,9 @@ def final_estimator(model, X):
 def _partial_fit_classes(classifier, classes, first):
     """The sorted ``classes`` of a partial_fit call, checked against the first call's."""
     if classes is not None:
+        if np.ndim(classes) != 1:
+            raise ValueError(f"`classes` must be a 1-D list of every class label; got "
+                             f"{classes!r}.")
         classes = np.unique(_check_labels(classes, classifier, "classes"))
     if first:
         if classes is None:
@@ -484,14 +487,11 @@ def _check_same_loss(regressor):
 
 def _check_labels(y, estimator, name):
     """``_check_y`` plus clear errors for missing labels and labels of mixed types."""
+    if isinstance(y, (pd.Series, pd.api.extensions.ExtensionArray)):  # pd.NA breaks _check_y
+        _check_no_missing_label(pd.isna(y.to_numpy(dtype=object, na_value=None)), name)
     y = _check_y(y, estimator=estimator)
     if y.dtype == object:
-        missing = pd.isna(y)
-        if missing.any():
-            raise ValueError(
-                f"`{name}` holds {int(missing.sum())} missing label(s) (None/NaN); every row "
-                "needs a class label."
-            )
+        _check_no_missing_label(pd.isna(y), name)
         inferred = pd.api.types.infer_dtype(y, skipna=False)
         if inferred.startswith("mixed") and inferred != "mixed-integer-float":
             types = sorted({type(label).__name__ for label in y})
@@ -500,6 +500,12 @@ def _check_labels(y, estimator, name):
                 f"`{name}.astype(str)`."
             )
     return y
+
+
+def _check_no_missing_label(missing, name):
+    if missing.any():
+        raise ValueError(f"`{name}` holds {int(missing.sum())} missing label(s) (None/NaN); "
+                         "every row needs a class label.")
 
 
 def _balanced_weights(y_encoded, n_classes, group):

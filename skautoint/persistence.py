@@ -135,8 +135,16 @@ def load(path):
                 f"{path} is corrupted: its model data does not match the checksum written by "
                 "save. Copy or save the model again."
             )
+        if n_bytes == 0:
+            raise ValueError(f"{path} holds no model data after its header.")
         file.seek(-n_bytes, os.SEEK_END)
-        return joblib.load(file)
+        try:
+            return joblib.load(file)
+        except (ImportError, AttributeError):
+            raise  # a class that is not importable here: the message names it
+        except Exception as exc:
+            raise ValueError(f"{path} passes its checksum but its model data is not "
+                             f"readable ({type(exc).__name__}: {exc}).") from exc
 
 
 #: The header's fields, each with a check of its value and what the check expects.

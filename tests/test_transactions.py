@@ -42,6 +42,11 @@ DOCUMENTED = {
     "narrow-integer-parameters": "test_narrow_numpy_integers_build_the_same_model_as_python_ints",
     "class-weight-invalid": "test_a_class_weight_that_is_no_weight_is_refused_by_name",
     "parquet-arguments": "test_parquet_arguments_and_files_are_checked_by_name",
+    "unreadable-payload": "test_a_payload_that_is_no_model_is_refused_as_unreadable",
+    "odd-columns-at-predict": "test_predict_and_x_val_refuse_the_columns_fit_refuses",
+    "y-val-unusable": "test_unusable_validation_targets_name_y_val",
+    "missing-pandas-labels": "test_missing_labels_of_pandas_dtypes_are_counted",
+    "classes-not-a-list": "test_classes_that_are_no_list_of_labels_name_classes",
     "predict-during-refit":
         "test_predicting_while_another_thread_refits_sees_the_old_or_the_new_model",
 }
@@ -472,6 +477,71 @@ def test_a_damaged_header_is_named_field_by_field(tmp_path, header, match):
     path.write_bytes(persistence.MAGIC + json.dumps(header).encode() + b"\n" + b"x" * 10)
     with pytest.raises(ValueError, match=f"damaged header: .*{match}"):
         persistence.load(path)
+
+
+@pytest.mark.parametrize("payload, match", [(b"", "holds no model data"),
+                                            (b"junk" * 5, "model data is not readable")])
+def test_a_payload_that_is_no_model_is_refused_as_unreadable(tmp_path, payload, match):
+    import hashlib
+    header = {"format": 1, "skautoint_version": "0.2.0",
+              "sha256": hashlib.sha256(payload).hexdigest(), "n_bytes": len(payload)}
+    path = tmp_path / "model.skautoint"
+    path.write_bytes(persistence.MAGIC + json.dumps(header).encode() + b"\n" + payload)
+    with pytest.raises(ValueError, match=match):
+        persistence.load(path)
+
+
+def _odd_columns(X):
+    """Copies of ``X`` with a column of a kind fit refuses, and the error fit gives."""
+    yield "dates", X.assign(age=pd.Timestamp("2020-01-01")), TypeError, "'age' has dtype date"
+    yield "durations", X.assign(age=pd.Timedelta("1D")), TypeError, "'age' has dtype timedelta"
+    yield "complex", X.assign(age=X["age"] + 1j), ValueError, "column 'age' has dtype complex"
+    yield "lists", X.assign(workclass=[["Private"]] * len(X)), TypeError, \
+        "'workclass' holds values that cannot be categorical levels, e.g. \\['Private'\\]"
+    yield "tuples", X.assign(workclass=[("Private",)] * len(X)), TypeError, \
+        "'workclass' holds values that cannot be categorical levels"
+
+
+@pytest.mark.parametrize("kind", ["dates", "durations", "complex", "lists", "tuples"])
+def test_predict_and_x_val_refuse_the_columns_fit_refuses(adult_small, kind):
+    X, y, X_test = _small(adult_small, n=500)
+    model = AutoIntClassifier(**QUICK).fit(X, y)
+    [(odd, error, match)] = [v[1:] for v in _odd_columns(X_test) if v[0] == kind]
+    for call in (lambda: AutoIntClassifier(**QUICK).fit(odd, y.iloc[:len(odd)]),
+                 lambda: model.predict_proba(odd)):
+        with pytest.raises(error, match=match):
+            call()
+    with pytest.raises(error, match="`X_val` is not usable: .*" + match):
+        model.fit(X, y, X_val=odd, y_val=y.iloc[:len(odd)])
+
+
+@pytest.mark.parametrize("estimator", [AutoIntClassifier, AutoIntRegressor])
+@pytest.mark.parametrize("y_val, match", [
+    (lambda y: np.r_[np.nan, y[1:]], "Input y contains NaN"),
+    (lambda y: np.r_[np.inf, y[1:]], "Input y contains infinity"),
+    (lambda y: np.c_[y, y], r"\(300, 2\)"),
+])
+def test_unusable_validation_targets_name_y_val(adult_small, estimator, y_val, match):
+    X, y, _ = _small(adult_small, n=300)
+    y = (y == np.unique(y)[1]).to_numpy(dtype=float)
+    with pytest.raises(ValueError, match=f"`y_val` is not usable: .*{match}"):
+        estimator(**QUICK).fit(X, y, X_val=X, y_val=y_val(y))
+
+
+@pytest.mark.parametrize("dtype", ["string", "category", object])
+def test_missing_labels_of_pandas_dtypes_are_counted(adult_small, dtype):
+    X, y, _ = _small(adult_small, n=300)
+    y = y.astype("string")
+    y.iloc[[3, 7]] = pd.NA
+    with pytest.raises(ValueError, match="`y` holds 2 missing label"):
+        AutoIntClassifier(**QUICK).fit(X, y.astype(dtype))
+
+
+@pytest.mark.parametrize("classes", ["ab", [[0, 1]]])
+def test_classes_that_are_no_list_of_labels_name_classes(adult_small, classes):
+    X, y, _ = _small(adult_small, n=300)
+    with pytest.raises(ValueError, match="`classes` must be a 1-D list of every class label"):
+        AutoIntClassifier(**QUICK).partial_fit(X, y, classes=classes)
 
 
 # ------------------------------------------------------------------ odd-but-legal parameter types

@@ -191,7 +191,13 @@ class CategoricalFieldEncoder(_CodedFieldEncoder):
 
     def _encode_column(self, j, name, values):
         values = np.asarray(values, dtype=object)
-        codes = self._level_codes[j][self._level_index[j].get_indexer(values)]
+        if pd.api.types.infer_dtype(values, skipna=True) == "mixed":  # maybe lists or tuples
+            _check_scalar_levels([v for v in values if not pd.api.types.is_scalar(v)], name)
+        try:
+            positions = self._level_index[j].get_indexer(values)
+        except TypeError as exc:
+            raise _not_levels(name, exc) from exc
+        codes = self._level_codes[j][positions]
         missing = pd.isna(values)
         codes[missing] = MISSING_CODE
         if not missing.all() and (codes[~missing] == UNKNOWN_CODE).all():
@@ -221,19 +227,29 @@ def _level_counts(values, column):
     try:
         counts = pd.Series(values, copy=False).value_counts(dropna=True, sort=False)
     except TypeError as exc:
-        raise TypeError(
-            f"Column {column!r} holds values that cannot be categorical levels ({exc}); levels "
-            "must be scalars such as strings, numbers or booleans."
-        ) from exc
+        raise _not_levels(column, exc) from exc
     if counts.index.dtype == object:
-        nested = [level for level in counts.index if not pd.api.types.is_scalar(level)]
-        if nested:
-            raise TypeError(
-                f"Column {column!r} holds values that cannot be categorical levels, e.g. "
-                f"{nested[0]!r} of type {type(nested[0]).__name__}; levels must be scalars such "
-                "as strings, numbers or booleans. Flatten or stringify the column first."
-            )
+        _check_scalar_levels([level for level in counts.index
+                              if not pd.api.types.is_scalar(level)], column)
     return counts
+
+
+def _not_levels(column, exc):
+    return TypeError(
+        f"Column {column!r} holds values that cannot be categorical levels ({exc}); levels "
+        "must be scalars such as strings, numbers or booleans."
+    )
+
+
+def _check_scalar_levels(nested, column):
+    """Raise a TypeError naming ``column`` when ``nested`` (its non-scalar values) is not
+    empty."""
+    if nested:
+        raise TypeError(
+            f"Column {column!r} holds values that cannot be categorical levels, e.g. "
+            f"{nested[0]!r} of type {type(nested[0]).__name__}; levels must be scalars such "
+            "as strings, numbers or booleans. Flatten or stringify the column first."
+        )
 
 
 def _type_family(inferred):

@@ -75,9 +75,26 @@ def _column_names(X):
 
 
 def _iter_columns(X):
-    """Yield ``(name, values)`` for every column; values are a Series or a 1-D array."""
+    """Yield ``(name, values)`` for every column; values are a Series or a 1-D array.
+
+    Dates, durations and complex numbers are refused here, so that ``transform`` refuses
+    them as ``fit`` does.
+    """
     for j, name in enumerate(_column_names(X)):
-        yield name, X.iloc[:, j] if _is_frame(X) else X[:, j]
+        values = X.iloc[:, j] if _is_frame(X) else X[:, j]
+        check_supported_dtype(values.dtype, name)
+        yield name, values
+
+
+def check_supported_dtype(dtype, column):
+    """Raise a clear error for dtypes no field encodes (dates, durations, complex)."""
+    if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
+        raise TypeError(
+            f"Column {column!r} has dtype {dtype}, which skautoint does not encode. Convert it "
+            "to numbers (e.g. a timestamp or day of week) or to strings first."
+        )
+    if pd.api.types.is_complex_dtype(dtype):
+        raise ValueError(f"Complex data not supported; column {column!r} has dtype {dtype}.")
 
 
 def _as_float(values, column):

@@ -5,7 +5,7 @@ from numbers import Integral
 import numpy as np
 import pandas as pd
 
-from ._input import _column_names, _is_frame
+from ._input import _column_names, _is_frame, check_supported_dtype
 
 CONTINUOUS_STRATEGIES = ("embed", "bucketize")
 
@@ -33,16 +33,6 @@ def _dtype_is_categorical(dtype):
         or pd.api.types.is_string_dtype(dtype)
         or pd.api.types.is_object_dtype(dtype)
     )
-
-
-def _check_supported_dtype(dtype, column):
-    if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
-        raise TypeError(
-            f"Column {column!r} has dtype {dtype}, which skautoint does not encode. Convert it "
-            "to numbers (e.g. a timestamp or day of week) or to strings first."
-        )
-    if pd.api.types.is_complex_dtype(dtype):
-        raise ValueError(f"Complex data not supported; column {column!r} has dtype {dtype}.")
 
 
 def _categorical_mask(X, categorical_features):
@@ -138,7 +128,7 @@ def resolve_field_kinds(X, categorical_features="from_dtype", continuous="embed"
     dtypes = list(X.dtypes) if _is_frame(X) else [X.dtype] * X.shape[1]
     kinds = []
     for j, (name, dtype) in enumerate(zip(_column_names(X), dtypes, strict=True)):
-        _check_supported_dtype(dtype, name)
+        check_supported_dtype(dtype, name)
         if is_coded_dtype(dtype):
             kinds.append("coded")
         elif categorical[j]:
