@@ -11,6 +11,7 @@ the network knows nothing of either.
 """
 
 import contextlib
+import copy
 import inspect
 import math
 import warnings
@@ -104,6 +105,15 @@ def _is_fitted(estimator):
         return False
     return True
 
+
+def _same_value(a, b):
+    """Whether two parameter values are equal (lists and arrays element by element)."""
+    if a is b:
+        return True
+    try:
+        return np.shape(a) == np.shape(b) and bool(np.all(np.asarray(a == b)))
+    except (TypeError, ValueError):
+        return False
 
 @contextlib.contextmanager
 def _blaming(parameter):
@@ -254,6 +264,8 @@ class BaseAutoInt(BaseEstimator):
                 "on them, or do not pass them."
             )
         self._check_network_form()
+        if warm:
+            self._check_same_model_form("warm_start")
         sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
                                              ensure_non_negative=True)
         self.device_ = _resolve_device(self.device)  # fail before any encoding work
@@ -316,6 +328,8 @@ class BaseAutoInt(BaseEstimator):
         y = self._validate_target(y, "y")
         check_consistent_length(X, y)
         self._check_network_form()
+        if not first:
+            self._check_same_model_form("partial_fit")
         sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
                                              ensure_non_negative=True)
         target, sample_weight = self._encode_partial_target(y, sample_weight, first=first,
@@ -326,6 +340,11 @@ class BaseAutoInt(BaseEstimator):
             self._resolve_step_settings(len(target))
         else:
             index, value = self._encode(X)
+            # "auto" keeps the first chunk's settings; an explicit value takes effect now
+            if self.batch_size != "auto":
+                self.batch_size_ = int(self.batch_size)
+            if self.learning_rate != "auto":
+                self.learning_rate_ = float(self.learning_rate)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         seed = (int(seed) + len(self.history_)) % np.iinfo(np.int32).max  # a new order per call
         self._train_encoded(index, value, target, sample_weight,
@@ -351,6 +370,31 @@ class BaseAutoInt(BaseEstimator):
         check_layer_form(self.embedding_dim, self.attention_dim, self.n_heads,
                          output_projection=self.output_projection, residual=network["residual"],
                          n_layers=self.n_layers)
+        if network["dropout"] > 0 and network["n_layers"] == 0 and not units:
+            warnings.warn(
+                f"dropout={self.dropout!r} has no effect: it acts on the attention weights and "
+                "in the MLP branch, and with n_layers=0 and mlp_hidden_units=() the network "
+                "has neither.", UserWarning, stacklevel=4,
+            )
+
+    def _check_same_model_form(self, caller):
+        """Refuse network or field parameters changed since the network was built: a warm
+        start and ``partial_fit`` continue training that network on that encoding."""
+        built = {name: self.module_params_[name] for name in NETWORK_PARAMETERS}
+        wanted = self._network_parameters()
+        if self.field_transformer is None:
+            built.update({name: self.field_transformer_.get_params()[name]
+                          for name in FIELD_PARAMETERS})
+            wanted.update({name: python_scalars(getattr(self, name))
+                           for name in FIELD_PARAMETERS})
+        changed = [f"{name}={wanted[name]!r} (built with {built[name]!r})"
+                   for name in built if not _same_value(built[name], wanted[name])]
+        if changed:
+            raise ValueError(
+                f"{caller} continues training the fitted network on its field encoding, so "
+                f"these parameters cannot take effect: {', '.join(changed)}. Set them back, "
+                "or fit anew (warm_start=False) to change them."
+            )
 
     def _resolve_step_settings(self, n_samples, n_processes=1):
         """Set ``batch_size_`` (each process's) and ``learning_rate_``, the "auto" ones from
@@ -393,7 +437,11 @@ class BaseAutoInt(BaseEstimator):
         from the field parameters.
         """
         transformer = self.field_transformer
+        if transformer is not None:
+            self._warn_ignored_field_parameters()
         if transformer is not None and _is_fitted(transformer):
+            # a copy: refitting the caller's transformer later must not change this model
+            transformer = copy.deepcopy(transformer)
             encoded = encode_fields(transformer, X)
         else:
             transformer = (clone(transformer).set_output(transform="pandas")
@@ -407,6 +455,19 @@ class BaseAutoInt(BaseEstimator):
         self.field_spec_, index, value = encoded
         self.history_ = []
         return index, value
+
+    def _warn_ignored_field_parameters(self):
+        defaults = {name: p.default for name, p in
+                    inspect.signature(type(self).__init__).parameters.items()}
+        set_ = [name for name in FIELD_PARAMETERS
+                if not _same_value(getattr(self, name), defaults[name])]
+        if set_:
+            warnings.warn(
+                f"{', '.join(f'{n}={getattr(self, n)!r}' for n in set_)} "
+                f"{'is' if len(set_) == 1 else 'are'} ignored: the field_transformer passed "
+                "defines the field encoding. Set them on the transformer instead.",
+                UserWarning, stacklevel=4,
+            )
 
     def _encode(self, X):
         return encode_fields(self.field_transformer_, self._as_fitted(X), self.field_spec_)[1:]

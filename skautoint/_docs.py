@@ -28,9 +28,10 @@ SHARED_PARAMETERS_DOC = """\
         between 8 and 128.
     field_transformer : FieldTransformer, default=None
         The field encoding to use instead of one built from the parameters above (which it
-        then overrides). Unfitted, a clone of it is fitted on the training rows. Fitted (on a
-        sample of data too large for memory, for :meth:`partial_fit`), it is used as it is;
-        wrap it in :class:`sklearn.frozen.FrozenEstimator` so that ``clone`` (and with it
+        then overrides, with a warning when they are set). Unfitted, a clone of it is fitted on
+        the training rows. Fitted (on a sample of data too large for memory, for
+        :meth:`partial_fit`), a copy of it is used as it is; wrap it in
+        :class:`sklearn.frozen.FrozenEstimator` so that ``clone`` (and with it
         ``GridSearchCV``) keeps it fitted.
     embedding_dim : int, default=16
         Width of every field embedding.
@@ -70,7 +71,8 @@ SHARED_PARAMETERS_DOC = """\
     mlp_hidden_units : tuple of int, default=()
         Non-empty adds an MLP branch on the embeddings (AutoInt+).
     dropout : float, default=0.0
-        Dropout on attention weights and in the MLP branch.
+        Dropout on attention weights and in the MLP branch (a warning says when the network
+        has neither).
     learning_rate : float or "auto", default="auto"
         Adam's step size. ``"auto"`` is ``1e-3 * sqrt(batch_size / 256)``, at least 5e-4.
     batch_size : int or "auto", default="auto"
@@ -123,7 +125,9 @@ SHARED_TRAINING_DOC = """\
         Where the network trains; ``"auto"`` takes CUDA when torch sees it.
     warm_start : bool, default=False
         Continue training the fitted network for another ``max_epochs`` instead of starting
-        over.
+        over. The network and field parameters cannot change meanwhile (a ``ValueError``
+        names those that did); the step settings (``learning_rate``, ``batch_size``,
+        ``weight_decay``, ...) take their new values.
     distributed : bool, default=False
         Data-parallel :meth:`fit` across the processes of a ``torch.distributed`` job (one
         per GPU or CPU socket, on one or several machines), started by ``torchrun``. Every

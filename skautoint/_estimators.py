@@ -96,7 +96,8 @@ class AutoIntClassifier(ClassifierMixin, BaseAutoInt):
         data holds. The field encoding is fitted on the first chunk, or taken as it is from
         ``field_transformer`` when that is fitted (on a sample of the whole data, say):
         levels that encoding has not seen map to the unknown code, as at prediction time.
-        ``batch_size="auto"`` and ``learning_rate="auto"`` follow the first chunk's size.
+        ``batch_size="auto"`` and ``learning_rate="auto"`` follow the first chunk's size;
+        explicit values take effect at the call they are set for.
         There is no early stopping: every call is one epoch over its rows, numbered in
         ``history_``. After :meth:`fit`, ``partial_fit`` continues its training.
 
@@ -319,7 +320,8 @@ class AutoIntRegressor(RegressorMixin, BaseAutoInt):
         The first call fixes what cannot change later: the field encoding (fitted on the
         first chunk, or taken as it is from a fitted ``field_transformer``) and the target's
         standardisation (the first chunk's mean and spread). ``batch_size="auto"`` and
-        ``learning_rate="auto"`` follow the first chunk's size. There is no early stopping:
+        ``learning_rate="auto"`` follow the first chunk's size; explicit values take effect
+        at the call they are set for. There is no early stopping:
         every call is one epoch over its rows, numbered in ``history_``.
 
         Parameters

@@ -1,6 +1,7 @@
 """partial_fit: training chunk by chunk with a field encoding fixed before the first chunk."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
@@ -28,7 +29,10 @@ def test_chunked_training_matches_fit_on_the_same_rows(adult):
         for X_chunk, y_chunk in _chunks(X, y, 6):
             chunked.partial_fit(X_chunk, y_chunk, classes=[">50K", "<=50K"])
     assert chunked.n_iter_ == 12 and [r["epoch"] for r in chunked.history_] == list(range(1, 13))
-    assert chunked.field_transformer_ is encoding
+    # a copy of the fitted encoding: refitting the caller's transformer leaves the model be
+    assert chunked.field_transformer_ is not encoding
+    pd.testing.assert_frame_equal(chunked.field_transformer_.transform(X_test),
+                                  encoding.transform(X_test))
     scores = [roc_auc_score(y_test, m.predict_proba(X_test)[:, 1]) for m in (in_memory, chunked)]
     assert scores[1] > 0.88
     assert abs(scores[0] - scores[1]) < 0.01

@@ -47,6 +47,11 @@ DOCUMENTED = {
     "y-val-unusable": "test_unusable_validation_targets_name_y_val",
     "missing-pandas-labels": "test_missing_labels_of_pandas_dtypes_are_counted",
     "classes-not-a-list": "test_classes_that_are_no_list_of_labels_name_classes",
+    "warm-parameter-changed":
+        "test_a_warm_call_refuses_parameters_the_built_network_cannot_take",
+    "fitted-field-transformer":
+        "test_a_fitted_field_transformer_is_copied_and_ignored_parameters_warned",
+    "parameters-acting-on-nothing": "test_parameters_that_act_on_nothing_are_named",
     "predict-during-refit":
         "test_predicting_while_another_thread_refits_sees_the_old_or_the_new_model",
 }
@@ -329,7 +334,11 @@ def test_one_dwarfing_training_weight_keeps_the_validation_loss_finite(adult_sma
     model = AutoIntClassifier(**QUICK).fit(X, y, sample_weight=weight)
     losses = [r["valid_loss"] for r in model.history_]
     assert np.isfinite(losses).all()
-    assert model.best_iteration_ == 1 + int(np.argmin(losses))
+    best, expected = np.inf, 0  # the best epoch: the last that gained more than tol
+    for epoch, loss in enumerate(losses, 1):
+        if loss < best - model.tol:
+            best, expected = loss, epoch
+    assert model.best_iteration_ == expected
 
 
 @pytest.mark.parametrize("scale", [1e-20, 1e200])
@@ -542,6 +551,47 @@ def test_classes_that_are_no_list_of_labels_name_classes(adult_small, classes):
     X, y, _ = _small(adult_small, n=300)
     with pytest.raises(ValueError, match="`classes` must be a 1-D list of every class label"):
         AutoIntClassifier(**QUICK).partial_fit(X, y, classes=classes)
+
+
+# ------------------------------------------------------------------ parameters that cannot act
+@pytest.mark.parametrize("change", [dict(n_layers=2), dict(embedding_dim=8), dict(dropout=0.1),
+                                    dict(n_bins=8), dict(continuous="embed")])
+@pytest.mark.parametrize("caller", ["warm_start", "partial_fit"])
+def test_a_warm_call_refuses_parameters_the_built_network_cannot_take(adult_small, change,
+                                                                      caller):
+    X, y, X_test = _small(adult_small, n=500)
+    model = AutoIntClassifier(warm_start=caller == "warm_start", **QUICK).fit(X, y)
+    before = _snapshot(model, X_test)
+    model.set_params(**change)
+    name = next(iter(change))
+    with pytest.raises(ValueError, match=f"{caller} continues training .* {name}="):
+        model.fit(X, y) if caller == "warm_start" else model.partial_fit(X, y)
+    model.set_params(**{name: AutoIntClassifier().get_params()[name]})
+    _assert_same(model, before, X_test)
+    # the step settings take their new values
+    model.set_params(batch_size=64, learning_rate=3e-3)
+    model.fit(X, y) if caller == "warm_start" else model.partial_fit(X, y)
+    assert (model.batch_size_, model.learning_rate_) == (64, 3e-3)
+
+
+def test_a_fitted_field_transformer_is_copied_and_ignored_parameters_warned(adult_small):
+    from skautoint import make_field_transformer
+
+    X, y, X_test = _small(adult_small, n=500)
+    encoding = make_field_transformer().fit(X)
+    with pytest.warns(UserWarning, match="n_bins=8 is ignored: the field_transformer"):
+        model = AutoIntClassifier(field_transformer=encoding, n_bins=8, **QUICK).fit(X, y)
+    before = model.predict_proba(X_test)
+    encoding.fit(X.assign(workclass="Private"))  # the caller refits their transformer
+    np.testing.assert_array_equal(model.predict_proba(X_test), before)
+
+
+def test_parameters_that_act_on_nothing_are_named(adult_small):
+    X, y, _ = _small(adult_small, n=300)
+    with pytest.raises(ValueError, match="sets column 'workclass' to 'embed', but it is a cat"):
+        AutoIntClassifier(continuous_overrides={"workclass": "embed"}, **QUICK).fit(X, y)
+    with pytest.warns(UserWarning, match="dropout=0.2 has no effect"):
+        AutoIntClassifier(dropout=0.2, n_layers=0, **QUICK).fit(X, y)
 
 
 # ------------------------------------------------------------------ odd-but-legal parameter types

@@ -135,6 +135,12 @@ def resolve_field_kinds(X, categorical_features="from_dtype", continuous="embed"
             kinds.append("categorical")
         else:
             kinds.append(overrides.get(j, continuous))
+        if j in overrides and kinds[-1] != overrides[j]:
+            raise ValueError(
+                f"`continuous_overrides` sets column {name!r} to {overrides[j]!r}, but it is "
+                f"a {kinds[-1]} column (dtype {dtype}); overrides apply to numeric columns. "
+                "Drop it from `continuous_overrides`, or convert the column to numbers."
+            )
     return kinds
 
 
