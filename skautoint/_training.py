@@ -205,14 +205,15 @@ def _batched_inference(module, data, batch_size, forward):
 
 
 @contextlib.contextmanager
-def torch_context(*, training):
+def torch_context(*, training, export=False):
     """skautoint's own torch settings, whatever the caller's: gradients on and no inference
-    mode for ``training`` (inference mode otherwise), no autocast, and CPU as the device of
-    tensors made without one (a caller's ``torch.set_default_device`` does not reach in)."""
+    mode for ``training`` (inference mode otherwise; for ``export``, gradients off outside
+    inference mode, which tracing needs), no autocast, and CPU as the device of tensors made
+    without one (a caller's ``torch.set_default_device`` does not reach in)."""
     with contextlib.ExitStack() as stack:
-        if training:
+        if training or export:
             stack.enter_context(torch.inference_mode(False))
-            stack.enter_context(torch.enable_grad())
+            stack.enter_context(torch.enable_grad() if training else torch.no_grad())
         else:
             stack.enter_context(torch.inference_mode())
         for device_type in ("cpu", "cuda"):

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from ._estimators import AutoIntClassifier, final_estimator
+from ._training import torch_context
 
 __all__ = ["onnx_inputs", "output_name", "to_onnx"]
 
@@ -111,7 +112,7 @@ def to_onnx(model, X_sample, *, opset_version=None):
     try:
         for logger in loggers:  # the exporter logs about optional packages it lacks
             logger.setLevel(logging.ERROR)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), torch_context(training=False, export=True):
             warnings.simplefilter("ignore")  # deprecation notes from inside the exporter
             program = torch.onnx.export(
                 network, args, input_names=list(INPUT_NAMES), output_names=[output_name(model)],

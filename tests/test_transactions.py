@@ -28,6 +28,7 @@ DOCUMENTED = {
     "refit-on-bad-data": "test_a_refit_on_bad_data_keeps_the_previous_classes_and_model",
     "torch-no-grad": "test_fit_and_predict_ignore_the_callers_torch_context",
     "torch-defaults": "test_fit_ignores_the_callers_torch_defaults",
+    "onnx-export-context": "test_to_onnx_ignores_the_callers_torch_context",
     "threads": "test_fits_in_threads_at_once_equal_the_same_fits_alone",
     "weight-scale": "test_the_model_is_invariant_to_the_scale_of_the_weights",
     "dwarfing-weight": "test_one_dwarfing_training_weight_keeps_the_validation_loss_finite",
@@ -228,6 +229,21 @@ def test_fit_and_predict_ignore_the_callers_torch_context(adult_small, context):
     np.testing.assert_array_equal(model.predict_proba(X_test), inside)
     assert np.isfinite(warm.predict_proba(X_test)).all()
     assert torch.is_grad_enabled()
+
+
+@pytest.mark.parametrize("context", ["no_grad", "inference_mode", "autocast bf16"])
+def test_to_onnx_ignores_the_callers_torch_context(adult_small, context):
+    onnxruntime = pytest.importorskip("onnxruntime")
+    from skautoint.serving import onnx_inputs, to_onnx
+
+    X, y, X_test = _small(adult_small, n=500)
+    model = AutoIntClassifier(**QUICK).fit(X, y)
+    with _contexts()[context]():
+        proto = to_onnx(model, X.iloc[:7])
+    session = onnxruntime.InferenceSession(proto.SerializeToString(),
+                                           providers=["CPUExecutionProvider"])
+    proba = session.run(None, onnx_inputs(model, X_test))[0]
+    np.testing.assert_allclose(proba, model.predict_proba(X_test), atol=1e-5, rtol=0)
 
 
 @pytest.mark.parametrize("setting", ["default dtype float64", "default device meta"])
