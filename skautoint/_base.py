@@ -14,7 +14,9 @@ import contextlib
 import copy
 import inspect
 import math
+import threading
 import warnings
+import weakref
 from numbers import Integral, Real
 
 import numpy as np
@@ -104,6 +106,19 @@ def _is_fitted(estimator):
     except NotFittedError:
         return False
     return True
+
+
+#: One lock per estimator object, so that fits of it in several threads take turns.
+_FIT_LOCKS = weakref.WeakKeyDictionary()
+_FIT_LOCKS_GUARD = threading.Lock()
+
+
+def _fit_lock(estimator):
+    with _FIT_LOCKS_GUARD:
+        lock = _FIT_LOCKS.get(estimator)
+        if lock is None:
+            lock = _FIT_LOCKS[estimator] = threading.RLock()
+        return lock
 
 
 def _same_value(a, b):
@@ -305,13 +320,15 @@ class BaseAutoInt(BaseEstimator):
 
         A failed call (any exception, ``KeyboardInterrupt`` too) is a call that never
         happened, and another thread predicting meanwhile sees the old model or the new one,
-        never a mix. Nothing is changed in place: a warm start trains copies of the network
-        and its optimizer (:func:`~skautoint._training.fit_network`).
+        never a mix. Calls that fit the same estimator from several threads take turns, so
+        none of their updates is lost. Nothing is changed in place: a warm start trains
+        copies of the network and its optimizer (:func:`~skautoint._training.fit_network`).
         """
-        work = object.__new__(type(self))
-        work.__dict__.update(self.__dict__)
-        yield work
-        self.__dict__.update(work.__dict__)
+        with _fit_lock(self):
+            work = object.__new__(type(self))
+            work.__dict__.update(self.__dict__)
+            yield work
+            self.__dict__.update(work.__dict__)
 
     def __sklearn_is_fitted__(self):
         """Fitted once a network has been trained (what ``check_is_fitted`` asks)."""

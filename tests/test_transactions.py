@@ -30,6 +30,7 @@ DOCUMENTED = {
     "torch-defaults": "test_fit_ignores_the_callers_torch_defaults",
     "onnx-export-context": "test_to_onnx_ignores_the_callers_torch_context",
     "threads": "test_fits_in_threads_at_once_equal_the_same_fits_alone",
+    "one-estimator-in-threads": "test_partial_fits_of_one_estimator_in_threads_lose_no_update",
     "weight-scale": "test_the_model_is_invariant_to_the_scale_of_the_weights",
     "dwarfing-weight": "test_one_dwarfing_training_weight_keeps_the_validation_loss_finite",
     "target-scale": "test_the_regressor_is_invariant_to_the_scale_of_the_target",
@@ -283,6 +284,24 @@ def test_fits_in_threads_at_once_equal_the_same_fits_alone(adult_small):
     for together, single in zip(results, alone, strict=True):
         np.testing.assert_array_equal(together, single)
     assert not np.array_equal(alone[0], alone[1])  # the seeds matter
+
+
+def test_partial_fits_of_one_estimator_in_threads_lose_no_update(adult_small):
+    X, y, _ = _small(adult_small, n=600)
+    model = AutoIntClassifier(**QUICK).partial_fit(X, y, classes=np.unique(y))
+    chunks = np.array_split(np.arange(len(y)), 4)
+
+    def train():
+        for rows in chunks:
+            model.partial_fit(X.iloc[rows], y.iloc[rows])
+
+    threads = [threading.Thread(target=train) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert model.n_iter_ == 1 + 2 * len(chunks)
+    assert [r["epoch"] for r in model.history_] == list(range(1, 2 + 2 * len(chunks)))
 
 
 def test_a_fit_neither_reads_nor_changes_the_global_generator(adult_small):
