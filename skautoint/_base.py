@@ -14,6 +14,7 @@ import contextlib
 import copy
 import inspect
 import math
+import pickle
 import threading
 import warnings
 import weakref
@@ -40,7 +41,7 @@ from sklearn.utils.validation import (
 )
 
 from ._distributed import LOCAL, join_process_group
-from ._fields import check_field_input, encode_fields, make_field_transformer
+from ._fields import FieldTransformer, check_field_input, encode_fields, make_field_transformer
 from ._network import (
     ACTIVATIONS,
     LAYER_NORMS,
@@ -122,13 +123,33 @@ def _fit_lock(estimator):
 
 
 def _same_value(a, b):
-    """Whether two parameter values are equal (lists and arrays element by element)."""
+    """Whether two parameter values are equal (sequences item by item, whatever their type:
+    a list, a tuple, an array or an Index)."""
     if a is b:
         return True
+    sequences = (list, tuple, np.ndarray, pd.Index)
     try:
-        return np.shape(a) == np.shape(b) and bool(np.all(np.asarray(a == b)))
+        if isinstance(a, sequences) and isinstance(b, sequences):
+            return bool(np.array_equal(np.asarray(a, dtype=object), np.asarray(b, dtype=object)))
+        if isinstance(a, sequences) or isinstance(b, sequences):
+            return False
+        return bool(a == b)
     except (TypeError, ValueError):
         return False
+
+
+def _same_transformer(a, b):
+    """Whether two ``field_transformer`` values are the same transformer (the same object,
+    or one whose pickle is the same: a loaded model's copy)."""
+    if a is b:
+        return True
+    if a is None or b is None:
+        return False
+    try:
+        return pickle.dumps(a) == pickle.dumps(b)
+    except Exception:  # an unpicklable transformer: only the same object is the same
+        return False
+
 
 @contextlib.contextmanager
 def _blaming(parameter):
@@ -238,7 +259,8 @@ class BaseAutoInt(BaseEstimator):
         X_val, y_val : DataFrame or array-like, default=None
             Validation rows for early stopping, instead of a split of ``X``.
         sample_weight_val : array-like of shape (n_val_samples,), default=None
-            Weights of the validation rows (their scale is that of ``sample_weight``).
+            Weights of the validation rows (of any scale: the validation loss is their
+            weighted mean).
 
         Returns
         -------
@@ -300,7 +322,8 @@ class BaseAutoInt(BaseEstimator):
             train_rows, valid_rows = self._validation_split(target, split_seed)
             validation = (index[valid_rows], value[valid_rows], target[valid_rows],
                           sample_weight[valid_rows])
-        self._resolve_step_settings(group.total(len(train_rows)), group.world_size)
+        self._auto_step_rows = (group.total(len(train_rows)), group.world_size)
+        self._resolve_step_settings(*self._auto_step_rows)
         self._train_encoded(index, value, target, sample_weight, train_rows=train_rows,
                             validation=validation, seed=seed, warm=warm,
                             max_epochs=self.max_epochs, caller="fit", group=group)
@@ -354,14 +377,11 @@ class BaseAutoInt(BaseEstimator):
         self.device_ = _resolve_device(self.device)
         if first:
             index, value = self._fit_field_transformer(X)
-            self._resolve_step_settings(len(target))
+            self._auto_step_rows = (len(target), 1)
         else:
             index, value = self._encode(X)
-            # "auto" keeps the first chunk's settings; an explicit value takes effect now
-            if self.batch_size != "auto":
-                self.batch_size_ = int(self.batch_size)
-            if self.learning_rate != "auto":
-                self.learning_rate_ = float(self.learning_rate)
+        # "auto" follows the first chunk (or fit's rows); an explicit value takes effect now
+        self._resolve_step_settings(*getattr(self, "_auto_step_rows", (len(target), 1)))
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         seed = (int(seed) + len(self.history_)) % np.iinfo(np.int32).max  # a new order per call
         self._train_encoded(index, value, target, sample_weight,
@@ -399,11 +419,17 @@ class BaseAutoInt(BaseEstimator):
         start and ``partial_fit`` continue training that network on that encoding."""
         built = {name: self.module_params_[name] for name in NETWORK_PARAMETERS}
         wanted = self._network_parameters()
-        if self.field_transformer is None:
-            built.update({name: self.field_transformer_.get_params()[name]
-                          for name in FIELD_PARAMETERS})
-            wanted.update({name: python_scalars(getattr(self, name))
-                           for name in FIELD_PARAMETERS})
+        encoding = getattr(self, "_encoding_built_with", None)  # None: saved before 0.2
+        if encoding is not None:
+            if not _same_transformer(self.field_transformer, encoding["field_transformer"]):
+                raise ValueError(
+                    f"{caller} continues training the fitted network on its field encoding, "
+                    "so another `field_transformer` cannot take effect. Set the one the model "
+                    "was built with back, or fit anew (warm_start=False)."
+                )
+            if self.field_transformer is None:
+                built.update({name: encoding[name] for name in FIELD_PARAMETERS})
+                wanted.update(self._field_parameters())
         changed = [f"{name}={wanted[name]!r} (built with {built[name]!r})"
                    for name in built if not _same_value(built[name], wanted[name])]
         if changed:
@@ -440,10 +466,12 @@ class BaseAutoInt(BaseEstimator):
         return bool(self.early_stopping)
 
     # ------------------------------------------------------------------ fields
+    def _field_parameters(self):
+        return {name: python_scalars(getattr(self, name)) for name in FIELD_PARAMETERS}
+
     def _new_field_transformer(self):
         """An unfitted field transformer built from the field parameters."""
-        return make_field_transformer(**{name: python_scalars(getattr(self, name))
-                                         for name in FIELD_PARAMETERS})
+        return make_field_transformer(**self._field_parameters())
 
     def _fit_field_transformer(self, X, group=LOCAL):
         """Set ``field_transformer_`` and ``field_spec_`` from the first data; return its
@@ -469,19 +497,29 @@ class BaseAutoInt(BaseEstimator):
             if group.rank != 0:
                 encoded = encode_fields(transformer, X)
         self.field_transformer_ = transformer
+        # what a warm start must find unchanged (_check_same_model_form)
+        self._encoding_built_with = {"field_transformer": self.field_transformer,
+                                     **self._field_parameters()}
         self.field_spec_, index, value = encoded
         self.history_ = []
         return index, value
 
     def _warn_ignored_field_parameters(self):
-        defaults = {name: p.default for name, p in
-                    inspect.signature(type(self).__init__).parameters.items()}
-        set_ = [name for name in FIELD_PARAMETERS
-                if not _same_value(getattr(self, name), defaults[name])]
-        if set_:
+        """Warn about field parameters that differ from what the user's
+        ``field_transformer`` does (from their defaults, for a transformer of another
+        type)."""
+        transformer = getattr(self.field_transformer, "estimator", self.field_transformer)
+        if isinstance(transformer, FieldTransformer):
+            reference = transformer.get_params()
+        else:
+            reference = {name: p.default for name, p in
+                         inspect.signature(type(self).__init__).parameters.items()}
+        ignored = [name for name in FIELD_PARAMETERS
+                   if not _same_value(python_scalars(getattr(self, name)), reference[name])]
+        if ignored:
             warnings.warn(
-                f"{', '.join(f'{n}={getattr(self, n)!r}' for n in set_)} "
-                f"{'is' if len(set_) == 1 else 'are'} ignored: the field_transformer passed "
+                f"{', '.join(f'{n}={getattr(self, n)!r}' for n in ignored)} "
+                f"{'is' if len(ignored) == 1 else 'are'} ignored: the field_transformer passed "
                 "defines the field encoding. Set them on the transformer instead.",
                 UserWarning, stacklevel=4,
             )

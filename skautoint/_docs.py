@@ -125,9 +125,10 @@ SHARED_TRAINING_DOC = """\
         Where the network trains; ``"auto"`` takes CUDA when torch sees it.
     warm_start : bool, default=False
         Continue training the fitted network for another ``max_epochs`` instead of starting
-        over. The network and field parameters cannot change meanwhile (a ``ValueError``
-        names those that did); the step settings (``learning_rate``, ``batch_size``,
-        ``weight_decay``, ...) take their new values.
+        over. The network parameters (``dropout`` included), the field parameters and
+        ``field_transformer`` cannot change meanwhile (a ``ValueError`` names those that
+        did); the step settings (``learning_rate``, ``batch_size``, ``weight_decay``, ...)
+        take their new values.
     distributed : bool, default=False
         Data-parallel :meth:`fit` across the processes of a ``torch.distributed`` job (one
         per GPU or CPU socket, on one or several machines), started by ``torchrun``. Every

@@ -406,11 +406,7 @@ def _check_class_weight(class_weight):
     """Raise a ValueError naming ``class_weight`` when a weight of the dict is not a finite,
     non-negative number."""
     for label, weight in class_weight.items():
-        try:
-            bad = not (np.isfinite(float(weight)) and float(weight) >= 0)
-        except (TypeError, ValueError):
-            bad = True
-        if bad:
+        if not (isinstance(weight, Real) and np.isfinite(weight) and weight >= 0):
             raise ValueError(f"class_weight[{label!r}] must be a finite, non-negative number; "
                              f"got {weight!r}.")
 
@@ -459,7 +455,11 @@ def final_estimator(model, X):
 def _partial_fit_classes(classifier, classes, first):
     """The sorted ``classes`` of a partial_fit call, checked against the first call's."""
     if classes is not None:
-        if np.ndim(classes) != 1:
+        try:
+            flat = np.ndim(classes) == 1
+        except ValueError:  # ragged, e.g. ["a", ["b"]]
+            flat = False
+        if not flat:
             raise ValueError(f"`classes` must be a 1-D list of every class label; got "
                              f"{classes!r}.")
         classes = np.unique(_check_labels(classes, classifier, "classes"))
@@ -491,6 +491,8 @@ def _check_labels(y, estimator, name):
     """``_check_y`` plus clear errors for missing labels and labels of mixed types."""
     if isinstance(y, (pd.Series, pd.api.extensions.ExtensionArray)):  # pd.NA breaks _check_y
         _check_no_missing_label(pd.isna(y.to_numpy(dtype=object, na_value=None)), name)
+    elif isinstance(y, np.ndarray) and y.dtype == object and y.ndim == 1:
+        _check_no_missing_label(pd.isna(y), name)
     y = _check_y(y, estimator=estimator)
     if y.dtype == object:
         _check_no_missing_label(pd.isna(y), name)

@@ -421,7 +421,7 @@ def fit_network(*, module_params, index, value, target, sample_weight, train_row
         The encoded target (class positions, or the standardised target).
     sample_weight : ndarray of shape (n_rows,)
         Row weights, of any positive scale: divided here by the mean weight of the training
-        rows of every process (the validation weights by the same number).
+        rows of every process (the validation weights by theirs).
     train_rows : ndarray of int
         Positions of the training rows.
     loss : Loss

@@ -72,18 +72,39 @@ def _names(dataset, target, columns):
 
 def _check_file_schema(path, schema, expected, names):
     """Raise a ValueError naming ``path`` when its columns differ from the first file's
-    (``expected``): missing, or of another type (integer and floating point mix freely)."""
-    pyarrow = _pyarrow()
+    (``expected``): missing, or of another kind of values. Integers and floating point mix
+    freely, as do dictionary-encoded columns of the same values (pandas writes a category
+    column's codes as int8 or int16 by its number of levels) and all-null columns."""
     for name in names:
         if name not in schema.names:
             raise ValueError(f"The Parquet file {path} has no column {name!r}; every file "
                              f"must hold the columns read, {list(names)}.")
         have, want = schema.field(name).type, expected.field(name).type
-        numeric = [pyarrow.types.is_integer(t) or pyarrow.types.is_floating(t)
-                   for t in (have, want)]
-        if have != want and not all(numeric):
+        if _value_kind(have) != _value_kind(want) and "null" not in (_value_kind(have),
+                                                                    _value_kind(want)):
             raise ValueError(f"The column {name!r} is {have} in the Parquet file {path} but "
                              f"{want} in the first file; every file must hold the same types.")
+
+
+def _value_kind(arrow_type):
+    """What a column's values are, for :func:`_check_file_schema`."""
+    types = _pyarrow().types
+    if types.is_dictionary(arrow_type):
+        arrow_type = arrow_type.value_type
+    if types.is_null(arrow_type):
+        return "null"
+    if types.is_integer(arrow_type) or types.is_floating(arrow_type):
+        return "number"
+    if types.is_string(arrow_type) or types.is_large_string(arrow_type):
+        return "string"
+    return str(arrow_type)
+
+
+def _stored_columns(schema):
+    """The columns of a file's ``schema``, without the index pandas stores beside them."""
+    metadata = schema.pandas_metadata or {}
+    index = {c for c in metadata.get("index_columns", []) if isinstance(c, str)}
+    return [name for name in schema.names if name not in index]
 
 
 def iter_parquet_chunks(source, *, target, chunk_rows=500_000, columns=None):
@@ -135,7 +156,7 @@ def _batches(dataset, names, batch_rows):
             reader = pyarrow.parquet.ParquetFile(handle, pre_buffer=False)
             if expected is None:
                 expected = reader.schema_arrow
-                names = expected.names if names is None else names
+                names = _stored_columns(expected) if names is None else names
             _check_file_schema(path, reader.schema_arrow, expected, names)
             for batch in reader.iter_batches(batch_size=batch_rows, columns=names):
                 yield batch
@@ -181,7 +202,22 @@ def sample_parquet(source, n_rows, *, target, columns=None, random_state=None):
         if inside.size:
             picked.append(batch.take(inside - begin))
         begin = end
-    return _split_target(_pyarrow().Table.from_batches(picked).to_pandas(), target)
+    return _split_target(_concat([_pyarrow().Table.from_batches([b]) for b in picked])
+                         .to_pandas(), target)
+
+
+def _concat(tables):
+    """One table of ``tables``, whose types may differ as :func:`_check_file_schema` lets
+    them: integers beside floats, nulls beside anything, category codes of another width or
+    beside plain strings (then decoded)."""
+    pyarrow = _pyarrow()
+    try:
+        return pyarrow.concat_tables(tables, promote_options="permissive")
+    except pyarrow.ArrowInvalid:
+        decoded = [table.cast(pyarrow.schema([
+            field.with_type(field.type.value_type) if pyarrow.types.is_dictionary(field.type)
+            else field for field in table.schema])) for table in tables]
+        return pyarrow.concat_tables(decoded, promote_options="permissive")
 
 
 def partial_fit_parquet(estimator, source, *, target, classes=None, epochs=1, chunk_rows=500_000,

@@ -12,7 +12,10 @@ files from elsewhere, save with ``skops.io.dump`` and load with
 import hashlib
 import json
 import os
+import pickle
+import struct
 import tempfile
+import zlib
 from pathlib import Path
 
 import joblib
@@ -140,9 +143,8 @@ def load(path):
         file.seek(-n_bytes, os.SEEK_END)
         try:
             return joblib.load(file)
-        except (ImportError, AttributeError):
-            raise  # a class that is not importable here: the message names it
-        except Exception as exc:
+        except (pickle.UnpicklingError, EOFError, struct.error, KeyError, IndexError,
+                zlib.error) as exc:  # what unpickling bytes that are no pickle raises
             raise ValueError(f"{path} passes its checksum but its model data is not "
                              f"readable ({type(exc).__name__}: {exc}).") from exc
 

@@ -114,12 +114,20 @@ def test_model_from_a_newer_version_warns(fitted_models, monkeypatch):
         pickle.loads(blob)
 
 
-def test_unreadable_state_format_fails_with_a_version_message(fitted_models, monkeypatch):
+def test_unreadable_state_format_fails_with_a_version_message(fitted_models, monkeypatch,
+                                                              tmp_path):
     blob = _dumped_with(monkeypatch, fitted_models["default"], version="3.0.0",
                         state_format=base_module.STATE_FORMAT + 1)
     with pytest.raises(ValueError, match=r"saved by skautoint 3.0.0 in state format \d+, which "
                                          r"skautoint .* cannot read"):
         pickle.loads(blob)
+    # a model file passes the message on as it is (not as "not readable")
+    path = tmp_path / "newer.skautoint"
+    with monkeypatch.context() as patch:
+        patch.setattr(base_module, "STATE_FORMAT", base_module.STATE_FORMAT + 1)
+        persistence.save(fitted_models["default"], path)
+    with pytest.raises(ValueError, match=r"^[^(]*in state format \d+, which skautoint"):
+        persistence.load(path)
 
 
 def test_corrupted_weights_in_a_pickle_are_detected(fitted_models):

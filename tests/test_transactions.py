@@ -51,6 +51,10 @@ DOCUMENTED = {
     "classes-not-a-list": "test_classes_that_are_no_list_of_labels_name_classes",
     "warm-parameter-changed":
         "test_a_warm_call_refuses_parameters_the_built_network_cannot_take",
+    "warm-encoding-changed":
+        "test_a_warm_call_compares_parameters_by_value_and_refuses_another_encoding",
+    "partial-fit-auto-steps": "test_partial_fit_step_settings_return_to_auto",
+    "parquet-storage-differences": "test_parquet_files_that_differ_only_in_storage_train",
     "fitted-field-transformer":
         "test_a_fitted_field_transformer_is_copied_and_ignored_parameters_warned",
     "parameters-acting-on-nothing": "test_parameters_that_act_on_nothing_are_named",
@@ -454,7 +458,7 @@ def test_empty_parquet_data_is_refused_clearly(tmp_path, source):
     assert model.field_transformer is None
 
 
-@pytest.mark.parametrize("weight", [-1.0, np.nan, np.inf, "heavy"])
+@pytest.mark.parametrize("weight", [-1.0, np.nan, np.inf, "heavy", "2"])
 def test_a_class_weight_that_is_no_weight_is_refused_by_name(adult_small, weight):
     X, y, _ = _small(adult_small, n=300)
     classes = np.unique(y)
@@ -472,6 +476,26 @@ def _parquet_parts(folder, second):
     first.to_parquet(folder / "part-0.parquet")
     second(first).to_parquet(folder / "part-1.parquet")
     return folder
+
+
+@pytest.mark.parametrize("second", [
+    lambda f: f.assign(c=pd.Categorical([f"level {i}" for i in range(len(f))])),  # int8 codes
+    lambda f: f.assign(c=None),                                                  # all null
+    lambda f: f.set_axis(np.arange(len(f))[::-1]),                               # an index
+], ids=["category codes of another width", "an all-null column", "a stored index"])
+def test_parquet_files_that_differ_only_in_storage_train(tmp_path, second):
+    rng = np.random.default_rng(0)
+    first = pd.DataFrame({"a": rng.normal(size=300),
+                          "c": pd.Categorical(rng.choice([f"l{i}" for i in range(200)], 300)),
+                          "y": rng.integers(0, 2, 300)})
+    first.to_parquet(tmp_path / "part-0.parquet")  # 200 levels: int16 codes
+    second(first).to_parquet(tmp_path / "part-1.parquet")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        model = partial_fit_parquet(AutoIntClassifier(min_frequency=1, **QUICK), tmp_path,
+                                    target="y", classes=[0, 1], chunk_rows=150)
+    assert model.n_iter_ == 4
+    assert list(model.feature_names_in_) == ["a", "c"]
 
 
 @pytest.mark.parametrize("call, error, match", [
@@ -579,9 +603,11 @@ def test_missing_labels_of_pandas_dtypes_are_counted(adult_small, dtype):
     y.iloc[[3, 7]] = pd.NA
     with pytest.raises(ValueError, match="`y` holds 2 missing label"):
         AutoIntClassifier(**QUICK).fit(X, y.astype(dtype))
+    with pytest.raises(ValueError, match="`y` holds 2 missing label"):
+        AutoIntClassifier(**QUICK).fit(X, y.astype(dtype).to_numpy())
 
 
-@pytest.mark.parametrize("classes", ["ab", [[0, 1]]])
+@pytest.mark.parametrize("classes", ["ab", [[0, 1]], ["<=50K", [">50K"]]])
 def test_classes_that_are_no_list_of_labels_name_classes(adult_small, classes):
     X, y, _ = _small(adult_small, n=300)
     with pytest.raises(ValueError, match="`classes` must be a 1-D list of every class label"):
@@ -607,6 +633,38 @@ def test_a_warm_call_refuses_parameters_the_built_network_cannot_take(adult_smal
     model.set_params(batch_size=64, learning_rate=3e-3)
     model.fit(X, y) if caller == "warm_start" else model.partial_fit(X, y)
     assert (model.batch_size_, model.learning_rate_) == (64, 3e-3)
+
+
+def test_a_warm_call_compares_parameters_by_value_and_refuses_another_encoding(adult_small):
+    from sklearn.frozen import FrozenEstimator
+
+    from skautoint import make_field_transformer
+
+    X, y, _ = _small(adult_small, n=500)
+    categorical = X.select_dtypes(exclude="number").columns
+    model = AutoIntClassifier(categorical_features=list(categorical), warm_start=True,
+                              mlp_hidden_units=[8], **QUICK).fit(X, y)
+    model.set_params(categorical_features=tuple(categorical), mlp_hidden_units=(8,)).fit(X, y)
+    model.set_params(categorical_features=categorical.to_numpy()).fit(X, y)
+    encoding = FrozenEstimator(make_field_transformer().fit(X))
+    with pytest.raises(ValueError, match="another `field_transformer` cannot take effect"):
+        model.set_params(field_transformer=encoding).fit(X, y)
+    built = AutoIntClassifier(field_transformer=encoding, warm_start=True, **QUICK).fit(X, y)
+    with pytest.raises(ValueError, match="another `field_transformer` cannot take effect"):
+        built.set_params(field_transformer=None).fit(X, y)
+    loaded = pickle.loads(pickle.dumps(built.set_params(field_transformer=encoding)))
+    loaded.fit(X, y)  # the loaded copy of the same transformer is the same one
+
+
+def test_partial_fit_step_settings_return_to_auto(adult_small):
+    X, y, _ = _small(adult_small, n=600)
+    model = AutoIntClassifier(**QUICK).partial_fit(X, y, classes=np.unique(y))
+    auto = (model.batch_size_, model.learning_rate_)
+    model.set_params(batch_size=7, learning_rate=0.05).partial_fit(X.iloc[:100], y.iloc[:100])
+    assert (model.batch_size_, model.learning_rate_) == (7, 0.05)
+    model.set_params(batch_size="auto", learning_rate="auto").partial_fit(X.iloc[:100],
+                                                                          y.iloc[:100])
+    assert (model.batch_size_, model.learning_rate_) == auto  # the first chunk's, not 100 rows'
 
 
 def test_a_fitted_field_transformer_is_copied_and_ignored_parameters_warned(adult_small):
