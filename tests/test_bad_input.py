@@ -366,5 +366,6 @@ def test_docs_table_lists_every_case():
         "X-identifier-column", "predict-array-wrong-column-count", "predict-array-after-frame",
         "predict-frame-after-array", "predict-categorical-of-another-type", "y-column-vector",
         "y-nullable-integers", "validation-data", "parameters",
+        "X-lazy-frame", "polars-output",  # tests/test_frames.py
     } | set(test_transactions.DOCUMENTED)
     assert documented == tested

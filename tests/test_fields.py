@@ -79,6 +79,20 @@ def test_datetime_column_is_rejected_by_name():
         make_field_transformer().fit(X)
 
 
+def test_a_declared_level_no_row_holds_is_unknown_not_rare(adult_small):
+    X, _, X_test, _ = adult_small
+    levels = sorted(set(X["workclass"].dropna()) | {"Declared-only"})
+    declared = X.assign(workclass=pd.Categorical(X["workclass"], categories=levels))
+    encoder = CategoricalFieldEncoder().fit(declared[["workclass"]])
+    assert "Declared-only" not in encoder.infrequent_categories_[0]
+    new = pd.DataFrame({"workclass": pd.Categorical(["Declared-only"], categories=levels)})
+    assert encoder.transform(new).ravel().tolist() == [UNKNOWN_CODE]
+    # the moment the dtype was set does not change the encoding
+    plain = make_field_transformer().fit(X).transform(X_test)
+    early = make_field_transformer().fit(declared).transform(X_test)
+    pd.testing.assert_frame_equal(early, plain)
+
+
 def test_reserved_codes_for_missing_unknown_and_rare():
     X = pd.DataFrame({"c": ["a"] * 5 + ["b"] * 5 + ["rare"] + [None]})
     encoder = CategoricalFieldEncoder(min_frequency=2).fit(X)

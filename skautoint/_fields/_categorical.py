@@ -26,7 +26,8 @@ class CategoricalFieldEncoder(_CodedFieldEncoder):
     """Ordinal-encode categorical columns with reserved codes for missing, unseen and rare levels.
 
     Code 0 is *missing* (NaN, None, ``pd.NA``), code 1 is *unknown* (a level not seen in
-    ``fit``), code 2 is *rare* (levels seen fewer than ``min_frequency`` times, or beyond the
+    ``fit``, including a level a ``category`` dtype declares but no row of ``fit`` holds),
+    code 2 is *rare* (levels seen fewer than ``min_frequency`` times, or beyond the
     ``max_categories`` most frequent) and the frequent levels get codes 3, 4, ... in a
     deterministic order. Levels are compared by value, so ``1`` and ``"1"`` are different
     levels.
@@ -228,6 +229,8 @@ def _level_counts(values, column):
         counts = pd.Series(values, copy=False).value_counts(dropna=True, sort=False)
     except TypeError as exc:
         raise _not_levels(column, exc) from exc
+    # a category dtype counts the levels it declares but no row holds as 0: those are unseen
+    counts = counts[counts.to_numpy() > 0]
     if counts.index.dtype == object:
         _check_scalar_levels([level for level in counts.index
                               if not pd.api.types.is_scalar(level)], column)

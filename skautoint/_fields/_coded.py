@@ -9,17 +9,24 @@ from sklearn.utils.validation import check_is_fitted
 from ._input import _is_frame, _iter_columns, check_field_input
 
 
-def _output_is_pandas(estimator):
-    return _get_output_config("transform", estimator)["dense"] == "pandas"
-
-
 def _coded_output(estimator, codes, n_codes, X):
     """Return integer codes as an int64 array, or as category columns for pandas output.
 
     The pandas form carries each field's code range in its dtype (categories ``0..n-1``),
     which is how a downstream estimator learns the field sizes without refitting anything.
+    Polars output is refused: polars has no categorical type over integers, and plain
+    integer columns would be read downstream as numbers (bucketized), not as codes.
     """
-    if not _output_is_pandas(estimator):
+    container = _get_output_config("transform", estimator)["dense"]
+    if container == "polars":
+        raise ValueError(
+            "Coded fields cannot be output as a polars DataFrame: polars has no categorical "
+            "type over integer codes, and integer columns would be read downstream as "
+            "numbers. Use set_output(transform='pandas') (what the AutoInt estimators read "
+            "their field sizes from), or 'default' for a NumPy array of the codes. Polars "
+            "input is fine."
+        )
+    if container != "pandas":
         return codes
     columns = {
         name: pd.Categorical.from_codes(codes[:, j], categories=pd.RangeIndex(n))

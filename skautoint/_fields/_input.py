@@ -5,6 +5,7 @@ as an array with ``dtype=None``. Columns are read one at a time, by name, so eve
 the column at fault.
 """
 
+import narwhals.stable.v2 as nw
 import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_array, validate_data
@@ -41,13 +42,34 @@ def _check_frame(X):
         )
 
 
+def as_pandas(data):
+    """``data`` as pandas when it is a frame or series of another library narwhals knows
+    (polars, pyarrow, modin, cuDF, ...): the equivalent pandas object, with the same column
+    names and dtypes pandas would give the same data (categories, strings, nulls as NaN).
+    pandas objects and everything else (arrays, lists) are returned as they are; lazy frames
+    are refused, since collecting them is the caller's choice."""
+    if isinstance(data, (pd.DataFrame, pd.Series, np.ndarray)):
+        return data
+    converted = nw.from_native(data, pass_through=True, allow_series=True)
+    if isinstance(converted, nw.LazyFrame):
+        raise TypeError(
+            f"X is a lazy frame ({type(data).__module__}.{type(data).__name__}); skautoint "
+            "reads eager frames. Collect it first (polars: X.collect(), Dask: X.compute())."
+        )
+    if isinstance(converted, (nw.DataFrame, nw.Series)):
+        return converted.to_pandas()
+    return data
+
+
 def check_field_input(estimator, X, *, reset):
     """Validate ``X`` for a field encoder or estimator, keeping pandas dtypes.
 
     DataFrames are checked for shape and feature names but not converted, so categorical,
-    string and nullable dtypes survive. Anything else goes through ``validate_data`` with
+    string and nullable dtypes survive; frames of other libraries are read as the equivalent
+    pandas frame (:func:`as_pandas`). Anything else goes through ``validate_data`` with
     ``dtype=None`` (object arrays stay object arrays, NaN is allowed).
     """
+    X = as_pandas(X)
     _check_not_sparse(X)
     if _is_frame(X):
         _check_frame(X)
@@ -58,8 +80,10 @@ def check_field_input(estimator, X, *, reset):
 def _check_table(X):
     """``X`` checked as :func:`check_field_input` does, with no estimator to record it in.
 
-    Frames are returned as they are; anything else as an array (``dtype=None``, NaN allowed).
+    Frames are returned as they are (those of other libraries as pandas frames); anything
+    else as an array (``dtype=None``, NaN allowed).
     """
+    X = as_pandas(X)
     _check_not_sparse(X)
     if _is_frame(X):
         _check_frame(X)

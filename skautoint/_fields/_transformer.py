@@ -297,7 +297,9 @@ class FieldTransformer(TransformerMixin, BaseEstimator):
         ----------
         transform : {"default", "pandas", "polars"}, default=None
             ``"pandas"`` gives category columns for coded fields and float32 columns for
-            embedded ones; ``"default"`` a NumPy array; ``None`` leaves the setting as it is.
+            embedded ones (what the AutoInt estimators read); ``"default"`` a NumPy array;
+            ``"polars"`` is refused at ``transform`` when there are coded fields (polars has
+            no categorical type over integer codes); ``None`` leaves the setting as it is.
 
         Returns
         -------

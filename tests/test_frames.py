@@ -1,0 +1,104 @@
+"""Frames of other libraries (polars, pyarrow) mean what the equivalent pandas frame means."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from skautoint import AutoIntClassifier, AutoIntRegressor, make_field_transformer
+
+pl = pytest.importorskip("polars")
+pa = pytest.importorskip("pyarrow")
+
+QUICK = dict(max_epochs=3, random_state=0)
+LIBRARIES = {
+    "polars": (pl.from_pandas, pl.Series),
+    "pyarrow": (lambda frame: pa.Table.from_pandas(frame, preserve_index=False), pa.array),
+}
+
+
+@pytest.fixture(scope="module")
+def adult_part(adult_small):
+    X, y, X_test, _ = adult_small
+    X = X.reset_index(drop=True).assign(workclass=lambda d: d["workclass"].astype("category"))
+    return X.iloc[:1500], y.iloc[:1500].reset_index(drop=True), X_test.iloc[:300].reset_index(
+        drop=True).assign(workclass=lambda d: d["workclass"].astype(X["workclass"].dtype))
+
+
+@pytest.mark.parametrize("library", sorted(LIBRARIES))
+def test_a_frame_of_another_library_trains_the_pandas_model(adult_part, library):
+    frame, series = LIBRARIES[library]
+    X, y, X_test = adult_part
+    pandas_model = AutoIntClassifier(**QUICK).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = AutoIntClassifier(**QUICK).fit(frame(X), series(y.to_numpy()))
+        proba = model.predict_proba(frame(X_test))
+        across = pandas_model.predict_proba(frame(X_test))
+    assert list(model.feature_names_in_) == list(X.columns)
+    assert model.field_spec_ == pandas_model.field_spec_  # the same kinds, names and sizes
+    expected = pandas_model.predict_proba(X_test)
+    assert np.abs(proba - expected).max() < 1e-6
+    assert np.abs(across - expected).max() < 1e-6
+    attention = model.attention_weights(frame(X_test.iloc[:20]))
+    expected = pandas_model.attention_weights(X_test.iloc[:20])
+    np.testing.assert_allclose(attention.mean, expected.mean, atol=1e-6)
+    assert list(attention.field_names) == list(X.columns)  # the maps keep their labels
+
+
+@pytest.mark.parametrize("library", sorted(LIBRARIES))
+def test_partial_fit_and_the_regressor_read_other_frames(adult_part, library):
+    frame, series = LIBRARIES[library]
+    X, _, X_test = adult_part
+    hours, X = X["hours_per_week"].astype(float), X.drop(columns="hours_per_week")
+    X_test = X_test.drop(columns="hours_per_week")
+    chunks = np.array_split(np.arange(len(X)), 3)
+    pandas_model, model = AutoIntRegressor(**QUICK), AutoIntRegressor(**QUICK)
+    for rows in chunks:
+        pandas_model.partial_fit(X.iloc[rows], hours.iloc[rows])
+        model.partial_fit(frame(X.iloc[rows]), series(hours.iloc[rows].to_numpy()))
+    np.testing.assert_allclose(model.predict(frame(X_test)), pandas_model.predict(X_test),
+                               atol=1e-6)
+
+
+def test_the_field_transformer_encodes_other_frames_as_pandas(adult_part):
+    X, _, X_test = adult_part
+    for frame, _ in LIBRARIES.values():
+        encoding = make_field_transformer().fit(frame(X))
+        pd.testing.assert_frame_equal(encoding.transform(frame(X_test)),
+                                      make_field_transformer().fit(X).transform(X_test))
+
+
+def test_a_parquet_file_read_with_polars_trains_as_read_with_pandas(adult_part, tmp_path):
+    X, y, X_test = adult_part
+    X.assign(income=y).to_parquet(tmp_path / "adult.parquet")
+    pandas_frame = pd.read_parquet(tmp_path / "adult.parquet")
+    polars_frame = pl.read_parquet(tmp_path / "adult.parquet")
+    models = [AutoIntClassifier(**QUICK).fit(f.drop(columns="income") if isinstance(f, pd.DataFrame)
+                                             else f.drop("income"), f["income"])
+              for f in (pandas_frame, polars_frame)]
+    np.testing.assert_allclose(*(m.predict_proba(X_test) for m in models), atol=1e-6)
+
+
+def test_a_lazy_frame_is_refused_clearly(adult_part):
+    X, y, _ = adult_part
+    with pytest.raises(TypeError, match=r"X is a lazy frame \(polars.*Collect it first"):
+        AutoIntClassifier(**QUICK).fit(pl.from_pandas(X).lazy(), y)
+
+
+def test_polars_output_of_coded_fields_is_refused_and_the_estimator_unaffected(adult_part):
+    from sklearn import config_context
+
+    from skautoint import FieldTransformer
+
+    X, y, X_test = adult_part
+    with pytest.raises(ValueError, match="cannot be output as a polars DataFrame"):
+        make_field_transformer().set_output(transform="polars").fit(X)
+    expected = AutoIntClassifier(**QUICK).fit(X, y).predict_proba(X_test)
+    with config_context(transform_output="polars"):
+        with pytest.raises(ValueError, match="cannot be output as a polars DataFrame"):
+            FieldTransformer().fit_transform(X)
+        # the estimator's own encoding is pandas, whatever the global setting
+        model = AutoIntClassifier(**QUICK).fit(pl.from_pandas(X), y)
+    np.testing.assert_allclose(model.predict_proba(X_test), expected, atol=1e-6)
