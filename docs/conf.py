@@ -24,12 +24,13 @@ extensions = [
     "sphinx_gallery.gen_gallery",
 ]
 autosummary_generate = True
-# scikit-learn's metadata-routing setters document themselves with links into scikit-learn's
+# scikit-learn's metadata-routing methods document themselves with links into scikit-learn's
 # own docs, which this site does not have.
 autodoc_default_options = {
     "members": True,
-    "inherited-members": False,
-    "exclude-members": "set_fit_request, set_score_request, set_partial_fit_request",
+    "inherited-members": True,  # fit, score, attention_weights live on the shared base
+    "exclude-members": "set_fit_request, set_score_request, set_partial_fit_request, "
+                       "get_metadata_routing",
 }
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
@@ -49,10 +50,16 @@ sphinx_gallery_conf = {
     "image_scrapers": ("matplotlib",),
     "show_memory": False,
     "plot_gallery": "True",
+    # the timing pages load jQuery from a CDN: a table that breaks offline, for no reader
+    "write_computation_times": False,
 }
 
 html_theme = "pydata_sphinx_theme"
 html_title = "skautoint"
 html_theme_options = {"navigation_with_keys": False, "show_toc_level": 2}
+html_context = {"default_mode": "light"}  # without it the theme logs an error on first load
+# pages without subpages: no empty "Section Navigation" column beside them
+html_sidebars = {page: [] for page in ["index", "user_guide", "with_other_tools", "scaling",
+                                       "benchmarks", "bad_input"]}
 html_static_path = []
 templates_path = ["_templates"]

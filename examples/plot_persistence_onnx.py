@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 import joblib
+import matplotlib.pyplot as plt
 import numpy as np
 import onnx
 import onnxruntime
@@ -47,3 +48,13 @@ onnx.save(to_onnx(clf, X_test.iloc[:10]), folder / "model.onnx")
 session = onnxruntime.InferenceSession(str(folder / "model.onnx"))
 proba = session.run(None, onnx_inputs(clf, X_test))[0]
 print("onnxruntime:", np.abs(proba - expected).max())
+
+# %%
+# Every test row's probability from onnxruntime against the one from ``predict_proba``:
+# they lie on the diagonal, and the differences are float32 rounding.
+fig, (left, right) = plt.subplots(1, 2, figsize=(9, 4), layout="constrained")
+left.scatter(expected[:, 1], proba[:, 1], s=4, alpha=0.4)
+left.plot([0, 1], [0, 1], color="black", linewidth=0.8)
+left.set(xlabel="predict_proba", ylabel="onnxruntime", title="P(>50K) of the test rows")
+right.hist(proba[:, 1] - expected[:, 1], bins=50)
+right.set(xlabel="onnxruntime - predict_proba", ylabel="rows", title="differences")

@@ -7,6 +7,8 @@ The field transformer as its own Pipeline step, tuned together with the network 
 the network stacks. A 4,000-row sample of UCI Adult keeps the search short.
 """
 
+import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
@@ -31,3 +33,19 @@ results = pd.DataFrame(search.cv_results_)[["params", "mean_test_score", "mean_f
 print(results.sort_values("mean_test_score", ascending=False).to_string(index=False))
 print("best:", search.best_params_)
 print(f"test ROC AUC of the refitted best pipeline: {search.score(X_test, y_test):.4f}")
+
+# %%
+# The mean cross-validated ROC AUC of each pair of settings.
+scores = results.assign(
+    n_bins=[p["fieldtransformer__n_bins"] for p in results["params"]],
+    n_layers=[p["autointclassifier__n_layers"] for p in results["params"]],
+).pivot(index="n_layers", columns="n_bins", values="mean_test_score")
+fig, ax = plt.subplots(figsize=(4.5, 3.5), layout="constrained")
+image = ax.imshow(scores.to_numpy(), cmap="viridis")
+ax.set_xticks(range(len(scores.columns)), labels=scores.columns)
+ax.set_yticks(range(len(scores.index)), labels=scores.index)
+ax.set_xlabel("fieldtransformer__n_bins")
+ax.set_ylabel("autointclassifier__n_layers")
+for (i, j), value in np.ndenumerate(scores.to_numpy()):
+    ax.text(j, i, f"{value:.4f}", ha="center", va="center", color="white")
+fig.colorbar(image, ax=ax, label="mean CV ROC AUC")

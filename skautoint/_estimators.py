@@ -243,6 +243,26 @@ class AutoIntClassifier(ClassifierMixin, BaseAutoInt):
         check_is_fitted(self)
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
+    def score(self, X, y, sample_weight=None):
+        """Accuracy of :meth:`predict` on ``X`` against ``y`` (scikit-learn's classifier
+        score; pass ``scoring=`` to a search for another metric).
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Columns as in ``fit``.
+        y : array-like of shape (n_samples,)
+            True labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights.
+
+        Returns
+        -------
+        score : float
+            The share of rows (weighted) whose predicted label is ``y``.
+        """
+        return super().score(X, y, sample_weight=sample_weight)
+
 
 @fill_shared_docs
 class AutoIntRegressor(RegressorMixin, BaseAutoInt):
@@ -400,6 +420,26 @@ class AutoIntRegressor(RegressorMixin, BaseAutoInt):
         """
         check_is_fitted(self)
         return self._loss.inverse_link(self._raw_predict(X)).numpy()
+
+    def score(self, X, y, sample_weight=None):
+        """R² of :meth:`predict` on ``X`` against ``y`` (scikit-learn's regressor score,
+        whatever the loss; pass ``scoring=`` to a search for another metric).
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Columns as in ``fit``.
+        y : array-like of shape (n_samples,)
+            True targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights.
+
+        Returns
+        -------
+        score : float
+            The coefficient of determination: 1 for perfect predictions, 0 for the mean.
+        """
+        return super().score(X, y, sample_weight=sample_weight)
 
 
 def _check_class_weight(class_weight):
