@@ -279,17 +279,18 @@ def test_set_params_changes_the_field_kinds_at_the_next_fit(mixed_frame):
 def test_set_output_reaches_the_fitted_encoders_and_survives_clone(mixed_frame):
     transformer = make_field_transformer(continuous="embed", min_frequency=1).fit(mixed_frame)
     frame = transformer.transform(mixed_frame)
-    array = transformer.set_output(transform="default").transform(mixed_frame)
-    assert isinstance(array, np.ndarray) and array.shape == frame.shape
-    np.testing.assert_array_equal(array[:, 0], frame["city"].to_numpy(dtype=np.int64))
-    assert isinstance(clone(transformer).fit_transform(mixed_frame), np.ndarray)
-    pipe = make_pipeline(make_field_transformer(continuous="embed")).set_output(
-        transform="default")
-    assert isinstance(clone(pipe).fit_transform(mixed_frame), np.ndarray)
-    assert isinstance(pipe.set_output(transform="pandas").fit_transform(mixed_frame),
-                      pd.DataFrame)
-    # Built directly, the transformer follows scikit-learn's default (NumPy) output.
-    assert isinstance(FieldTransformer().fit_transform(mixed_frame), np.ndarray)
+    # "default" is the transformer's own container, the frame: an array would lose the
+    # field sizes (the category dtypes) that a downstream estimator reads
+    default = transformer.set_output(transform="default").transform(mixed_frame)
+    pd.testing.assert_frame_equal(default, frame)
+    pd.testing.assert_frame_equal(clone(transformer).fit_transform(mixed_frame), frame)
+    pipe = make_pipeline(make_field_transformer(continuous="embed", min_frequency=1))
+    pd.testing.assert_frame_equal(clone(pipe.set_output(transform="default"))
+                                  .fit_transform(mixed_frame), frame)
+    pd.testing.assert_frame_equal(FieldTransformer(continuous="embed", min_frequency=1)
+                                  .fit_transform(mixed_frame), frame)
+    with pytest.raises(ValueError, match="cannot be output as a polars DataFrame"):
+        transformer.set_output(transform="polars").transform(mixed_frame)
 
 
 @pytest.mark.parametrize(

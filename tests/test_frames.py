@@ -102,3 +102,22 @@ def test_polars_output_of_coded_fields_is_refused_and_the_estimator_unaffected(a
         # the estimator's own encoding is pandas, whatever the global setting
         model = AutoIntClassifier(**QUICK).fit(pl.from_pandas(X), y)
     np.testing.assert_allclose(model.predict_proba(X_test), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("container", ["default", "pandas", "polars"])
+def test_every_output_container_is_read_as_the_fields_or_refused(adult_part, container):
+    from sklearn.pipeline import make_pipeline
+
+    from skautoint import FieldTransformer
+
+    X, y, X_test = adult_part
+    expected = make_pipeline(make_field_transformer(), AutoIntClassifier(**QUICK)).fit(X, y)
+    pipe = make_pipeline(FieldTransformer().set_output(transform=container),
+                         AutoIntClassifier(**QUICK))
+    if container == "polars":
+        with pytest.raises(ValueError, match="cannot be output as a polars DataFrame"):
+            pipe.fit(X, y)
+        return
+    pipe.fit(X, y)
+    assert pipe[-1].field_spec_ == expected[-1].field_spec_  # the codes read as codes
+    np.testing.assert_array_equal(pipe.predict_proba(X_test), expected.predict_proba(X_test))

@@ -8,6 +8,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.compose import ColumnTransformer
 from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import check_is_fitted
 
 from ._categorical import CategoricalFieldEncoder
@@ -77,9 +78,9 @@ class FieldTransformer(TransformerMixin, BaseEstimator):
     (category dtype with categories ``0..k-1``) pass through unchanged, so the transformer is
     idempotent on its own output. The fields come out in input column order.
 
-    :func:`~skautoint.make_field_transformer` builds one with pandas output, which is what
-    the AutoInt estimators read their field sizes from; built directly, the transformer
-    follows scikit-learn's ``transform_output`` setting like any other (see ``set_output``).
+    Its output is a pandas DataFrame (also under scikit-learn's ``"default"`` output, since
+    a NumPy array would lose the field sizes the AutoInt estimators read from the category
+    dtypes); ``set_output(transform="polars")`` is refused for coded fields.
     Its parameters are plain parameters, so a grid search reaches them as
     ``fieldtransformer__n_bins`` in a Pipeline.
 
@@ -171,8 +172,13 @@ class FieldTransformer(TransformerMixin, BaseEstimator):
             remainder="drop",
             verbose_feature_names_out=False,
         )
-        output = getattr(self, "_sklearn_output_config", {}).get("transform")
-        return transformer.set_output(transform=output)
+        return transformer.set_output(transform=self._inner_output())
+
+    def _inner_output(self):
+        """The inner column transformer's output: this transformer's own, except that
+        ``"default"`` is pandas, the container that carries each field's code range."""
+        output = _get_output_config("transform", self)["dense"]
+        return "pandas" if output == "default" else output
 
     def _fit_transform(self, X, y, params):
         # The fitted state is set only once everything has succeeded, so that a failed fit
@@ -225,9 +231,9 @@ class FieldTransformer(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        fields : DataFrame or ndarray
-            One column per field, in input column order. With pandas output: category
-            columns for coded fields, float32 for embedded ones.
+        fields : DataFrame
+            One column per field, in input column order: category columns for coded fields,
+            float32 for embedded ones.
         """
         return self._fit_transform(X, y, params)
 
@@ -244,9 +250,9 @@ class FieldTransformer(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        fields : DataFrame or ndarray
-            One column per field, in input column order. With pandas output: category
-            columns for coded fields, float32 for embedded ones.
+        fields : DataFrame
+            One column per field, in input column order: category columns for coded fields,
+            float32 for embedded ones.
         """
         check_is_fitted(self)
         X = check_field_input(self, X, reset=False)
@@ -296,10 +302,12 @@ class FieldTransformer(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         transform : {"default", "pandas", "polars"}, default=None
-            ``"pandas"`` gives category columns for coded fields and float32 columns for
-            embedded ones (what the AutoInt estimators read); ``"default"`` a NumPy array;
-            ``"polars"`` is refused at ``transform`` when there are coded fields (polars has
-            no categorical type over integer codes); ``None`` leaves the setting as it is.
+            ``"pandas"`` and ``"default"`` (this transformer's own container) give category
+            columns for coded fields and float32 columns for embedded ones, which is what
+            the AutoInt estimators read the field sizes from; ``"polars"`` is refused at
+            ``transform`` when there are coded fields (polars has no categorical type over
+            integer codes, and integers would be read as numbers); ``None`` leaves the
+            setting as it is. ``.to_numpy()`` of the output gives the codes as an array.
 
         Returns
         -------
@@ -308,7 +316,7 @@ class FieldTransformer(TransformerMixin, BaseEstimator):
         """
         super().set_output(transform=transform)
         if hasattr(self, "column_transformer_"):
-            self.column_transformer_.set_output(transform=transform)
+            self.column_transformer_.set_output(transform=self._inner_output())
         return self
 
     def __setstate__(self, state):
