@@ -15,6 +15,9 @@ QUICK = dict(max_epochs=3, random_state=0)
 LIBRARIES = {
     "polars": (pl.from_pandas, pl.Series),
     "pyarrow": (lambda frame: pa.Table.from_pandas(frame, preserve_index=False), pa.array),
+    "pandas on pyarrow": (lambda frame: frame.convert_dtypes(dtype_backend="pyarrow"),
+                          lambda values: pd.Series(values).convert_dtypes(
+                              dtype_backend="pyarrow")),
 }
 
 
@@ -64,7 +67,7 @@ def test_partial_fit_and_the_regressor_read_other_frames(adult_part, library):
 
 def test_the_field_transformer_encodes_other_frames_as_pandas(adult_part):
     X, _, X_test = adult_part
-    for frame, _ in LIBRARIES.values():
+    for frame, _ in LIBRARIES.values():  # polars, pyarrow, pandas with pyarrow dtypes
         encoding = make_field_transformer().fit(frame(X))
         pd.testing.assert_frame_equal(encoding.transform(frame(X_test)),
                                       make_field_transformer().fit(X).transform(X_test))
