@@ -15,7 +15,9 @@ SNIPPETS = Path(__file__).resolve().parents[1] / "docs" / "snippets"
 
 def _run(name, client, capsys):
     pytest.importorskip(client)
+    before = set(Path.cwd().iterdir())
     namespace = runpy.run_path(str(SNIPPETS / f"with_{name}.py"), run_name="__main__")
+    assert set(Path.cwd().iterdir()) == before  # a snippet leaves no files behind (mlruns/)
     return namespace, capsys.readouterr().out
 
 

@@ -14,8 +14,10 @@ model = AutoIntClassifier(max_epochs=3, random_state=0).fit(X, y)
 
 # the schema MLflow infers from the example: floats, so that a number may be missing later
 numbers_as_floats = dict.fromkeys(X.select_dtypes("number").columns, "float64")
-mlflow.set_tracking_uri(f"sqlite:///{tempfile.mkdtemp()}/mlflow.db")  # a local store
-with mlflow.start_run():
+store = tempfile.mkdtemp()  # a local store for the example; a tracking server in practice
+mlflow.set_tracking_uri(f"sqlite:///{store}/mlflow.db")
+experiment = mlflow.create_experiment("skautoint", artifact_location=f"{store}/artifacts")
+with mlflow.start_run(experiment_id=experiment):
     mlflow.log_params(model.get_params())
     mlflow.log_metric("valid_loss", model.history_[model.best_iteration_ - 1]["valid_loss"])
     # skops instead of pickle: loading checks every type against the trusted list
