@@ -30,7 +30,7 @@ autodoc_default_options = {
     "members": True,
     "inherited-members": True,  # fit, score, attention_weights live on the shared base
     "exclude-members": "set_fit_request, set_score_request, set_partial_fit_request, "
-                       "get_metadata_routing",
+                       "get_metadata_routing, add_note, with_traceback",
 }
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ._estimators import final_estimator
+from ._fields import as_pandas
 
 __all__ = ["AttentionMapDisplay", "TrainingCurveDisplay", "rank_field_pairs"]
 
@@ -137,6 +138,7 @@ class AttentionMapDisplay:
         _require_matplotlib(f"{cls.__name__}.from_estimator")
         model, X = final_estimator(estimator, X)
         if row is not None:
+            X = as_pandas(X)  # polars or pyarrow: pick the row of the pandas frame
             X = X.iloc[[row]] if hasattr(X, "iloc") else np.asarray(X)[[row]]
         attention = model.attention_weights(X, per_row=False)
         what = "mean of rows" if row is None else f"row {row}"

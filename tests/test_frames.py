@@ -124,3 +124,67 @@ def test_every_output_container_is_read_as_the_fields_or_refused(adult_part, con
     pipe.fit(X, y)
     assert pipe[-1].field_spec_ == expected[-1].field_spec_  # the codes read as codes
     np.testing.assert_array_equal(pipe.predict_proba(X_test), expected.predict_proba(X_test))
+
+
+def test_the_global_polars_setting_at_transform_time_is_refused_too(adult_part):
+    from sklearn import config_context
+    from sklearn.pipeline import make_pipeline
+
+    from skautoint import FieldTransformer
+
+    X, y, X_test = adult_part
+    encoding = FieldTransformer().fit(X)
+    pipe = make_pipeline(FieldTransformer(), AutoIntClassifier(**QUICK)).fit(X, y)
+    with config_context(transform_output="polars"):
+        for call in (lambda: encoding.transform(X_test), lambda: pipe.predict_proba(X_test)):
+            with pytest.raises(ValueError, match="cannot be output as a polars DataFrame"):
+                call()
+    assert isinstance(encoding.transform(X_test), pd.DataFrame)  # and back to its own
+
+
+def test_arrow_types_mean_what_their_pandas_equivalents_mean(adult_part):
+    import datetime
+    import decimal
+
+    X, y, _ = adult_part
+    small = X[["age", "workclass", "hours_per_week"]]
+    when = [datetime.date(2020, 1, 1 + i % 28) for i in range(len(small))]
+    for table in (pa.Table.from_pandas(small.assign(day=when), preserve_index=False),
+                  pl.from_pandas(small).with_columns(day=pl.Series(when)),
+                  pl.from_pandas(small).with_columns(
+                      gap=pl.duration(days=pl.col("age")))):
+        with pytest.raises(TypeError, match=r"Column '(day|gap)' has dtype .*does not encode"):
+            AutoIntClassifier(**QUICK).fit(table, y)
+    as_float = AutoIntClassifier(**QUICK).fit(small, y)
+    prices = [decimal.Decimal(int(v)) for v in small["hours_per_week"]]
+    decimals = pa.Table.from_pandas(small.assign(hours_per_week=prices), preserve_index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = AutoIntClassifier(**QUICK).fit(decimals, y)
+    assert model.field_spec_ == as_float.field_spec_  # a decimal column is a number
+    # a category column read from Parquet with pyarrow dtypes, and a record batch
+    arrow = small.astype({"workclass": "category"}).pipe(pa.Table.from_pandas,
+                                                         preserve_index=False)
+    dictionary = arrow.to_pandas(types_mapper=pd.ArrowDtype)
+    assert AutoIntClassifier(**QUICK).fit(dictionary, y).field_spec_ == as_float.field_spec_
+    batch = pa.RecordBatch.from_pandas(small, preserve_index=False)
+    assert AutoIntClassifier(**QUICK).fit(batch, y).field_spec_ == as_float.field_spec_
+    twice = pa.table([small["age"], small["age"]], names=["age", "age"])
+    with pytest.raises(ValueError, match="X has duplicated column names"):
+        AutoIntClassifier(**QUICK).fit(twice, y)
+
+
+def test_an_attention_map_of_one_row_of_another_frame_warns_nothing(adult_part):
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from skautoint.inspection import AttentionMapDisplay
+
+    X, y, X_test = adult_part
+    model = AutoIntClassifier(**QUICK).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        shown = AttentionMapDisplay.from_estimator(model, pl.from_pandas(X_test), row=3)
+    expected = AttentionMapDisplay.from_estimator(model, X_test, row=3)
+    np.testing.assert_allclose(shown.attention_map, expected.attention_map, atol=1e-6)

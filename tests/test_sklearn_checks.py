@@ -3,7 +3,7 @@ transformer."""
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skautoint import AutoIntClassifier, AutoIntRegressor, make_field_transformer
+from skautoint import AutoIntClassifier, AutoIntRegressor, FieldTransformer, make_field_transformer
 
 EXPECTED_FAILED_CHECKS = {
     "check_sample_weight_equivalence_on_dense_data": (
@@ -32,14 +32,30 @@ CHECKED_REGRESSOR = AutoIntRegressor(
 CHECKED_TRANSFORMER = make_field_transformer(continuous="embed")
 
 
+# Built directly, with bucketized columns: its output is a frame of category columns (its own
+# container, under "default" too), which the checks below compare as numbers after
+# np.asarray, an object array. The frames themselves are compared in test_fields.py.
+BUCKETIZING_TRANSFORMER = FieldTransformer()
+OBJECT_ARRAY_CHECKS = dict.fromkeys(
+    ["check_pipeline_consistency", "check_estimators_pickle",
+     "check_transformer_data_not_an_array", "check_transformer_general",
+     "check_methods_sample_order_invariance", "check_methods_subset_invariance",
+     "check_fit_idempotent"],
+    "its category-column output is an object array under np.asarray, which the check's "
+    "numeric comparison (np.isfinite) cannot read",
+)
+
+
 def _expected_failures(estimator):
     if isinstance(estimator, (AutoIntClassifier, AutoIntRegressor)):
         return EXPECTED_FAILED_CHECKS
+    if estimator is BUCKETIZING_TRANSFORMER:
+        return OBJECT_ARRAY_CHECKS
     return {}
 
 
 @parametrize_with_checks(
-    [CHECKED_CLASSIFIER, CHECKED_REGRESSOR, CHECKED_TRANSFORMER],
+    [CHECKED_CLASSIFIER, CHECKED_REGRESSOR, CHECKED_TRANSFORMER, BUCKETIZING_TRANSFORMER],
     expected_failed_checks=_expected_failures,
     xfail_strict=True,
 )

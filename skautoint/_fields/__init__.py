@@ -20,7 +20,7 @@ from ._categorical import (
     UNKNOWN_CODE,
     CategoricalFieldEncoder,
 )
-from ._input import check_field_input
+from ._input import as_pandas, check_field_input
 from ._kinds import CONTINUOUS_STRATEGIES, FieldSelector, is_coded_dtype, resolve_field_kinds
 from ._numeric import FieldBucketizer, FieldScaler, auto_n_bins
 from ._spec import FieldSpec, encode_fields
@@ -38,6 +38,7 @@ __all__ = [
     "FieldSelector",
     "FieldSpec",
     "FieldTransformer",
+    "as_pandas",
     "auto_n_bins",
     "check_field_input",
     "encode_fields",

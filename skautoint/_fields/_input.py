@@ -5,6 +5,8 @@ as an array with ``dtype=None``. Columns are read one at a time, by name, so eve
 the column at fault.
 """
 
+import sys
+
 import narwhals.stable.v2 as nw
 import numpy as np
 import pandas as pd
@@ -46,16 +48,37 @@ def as_pandas(data):
     """``data`` as pandas when it is a frame or series of another library narwhals knows
     (polars, pyarrow, modin, cuDF, ...): the equivalent pandas object, with the same column
     names and dtypes pandas would give the same data (categories, strings, nulls as NaN).
-    pandas objects and everything else (arrays, lists) are returned as they are; lazy frames
-    are refused, since collecting them is the caller's choice."""
+
+    Dates, times and durations are refused by column (pyarrow would hand dates over as
+    Python objects, which would become levels); decimals become float64, the type pandas
+    holds their numbers in. pandas objects and everything else (arrays, lists) are returned
+    as they are; lazy frames are refused, since collecting them is the caller's choice.
+    """
     if isinstance(data, (pd.DataFrame, pd.Series, np.ndarray)):
         return data
-    converted = nw.from_native(data, pass_through=True, allow_series=True)
+    pyarrow = sys.modules.get("pyarrow")
+    if pyarrow is not None and isinstance(data, pyarrow.RecordBatch):
+        data = pyarrow.Table.from_batches([data])  # narwhals reads tables, not batches
+    try:
+        converted = nw.from_native(data, pass_through=True, allow_series=True)
+    except nw.exceptions.DuplicateError as exc:
+        raise ValueError(f"X has duplicated column names ({exc}); every column becomes one "
+                         "field and needs a unique name. Rename or drop the duplicates.") from exc
     if isinstance(converted, nw.LazyFrame):
         raise TypeError(
             f"X is a lazy frame ({type(data).__module__}.{type(data).__name__}); skautoint "
             "reads eager frames. Collect it first (polars: X.collect(), Dask: X.compute())."
         )
+    if isinstance(converted, nw.DataFrame):
+        for name, dtype in converted.schema.items():
+            if dtype.is_temporal():
+                raise TypeError(
+                    f"Column {name!r} has dtype {dtype}, which skautoint does not encode. "
+                    "Convert it to numbers (e.g. a timestamp or day of week) or to strings "
+                    "first."
+                )
+            if dtype == nw.Decimal:
+                converted = converted.with_columns(nw.col(name).cast(nw.Float64))
     if isinstance(converted, (nw.DataFrame, nw.Series)):
         return converted.to_pandas()
     return data
@@ -112,7 +135,8 @@ def _iter_columns(X):
 
 def check_supported_dtype(dtype, column):
     """Raise a clear error for dtypes no field encodes (dates, durations, complex)."""
-    if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
+    if (pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype)
+            or _arrow_type_is(dtype, "is_temporal")):
         raise TypeError(
             f"Column {column!r} has dtype {dtype}, which skautoint does not encode. Convert it "
             "to numbers (e.g. a timestamp or day of week) or to strings first."
@@ -132,3 +156,13 @@ def _as_float(values, column):
             f"Column {column!r} is treated as continuous but holds values that are not numbers "
             f"({exc}). Name it in `categorical_features` to encode it as a categorical field."
         ) from exc
+
+
+def _arrow_type_is(dtype, predicate):
+    """Whether ``dtype`` is a pandas ``ArrowDtype`` whose Arrow type passes
+    ``pyarrow.types.<predicate>`` (``is_temporal``, ``is_dictionary``, ...)."""
+    if not isinstance(dtype, pd.ArrowDtype):
+        return False
+    import pyarrow
+
+    return bool(getattr(pyarrow.types, predicate)(dtype.pyarrow_dtype))

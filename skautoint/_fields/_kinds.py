@@ -5,7 +5,7 @@ from numbers import Integral
 import numpy as np
 import pandas as pd
 
-from ._input import _column_names, _is_frame, check_supported_dtype
+from ._input import _arrow_type_is, _column_names, _is_frame, check_supported_dtype
 
 CONTINUOUS_STRATEGIES = ("embed", "bucketize")
 
@@ -32,6 +32,10 @@ def _dtype_is_categorical(dtype):
         or pd.api.types.is_bool_dtype(dtype)
         or pd.api.types.is_string_dtype(dtype)
         or pd.api.types.is_object_dtype(dtype)
+        # pandas on pyarrow: a category column read from Parquet, bytes
+        or _arrow_type_is(dtype, "is_dictionary")
+        or _arrow_type_is(dtype, "is_binary")
+        or _arrow_type_is(dtype, "is_large_binary")
     )
 
 

@@ -256,7 +256,11 @@ class FieldTransformer(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = check_field_input(self, X, reset=False)
-        return self.column_transformer_.transform(X, **params)
+        inner = self.column_transformer_
+        if getattr(inner, "_sklearn_output_config", {}).get("transform") != self._inner_output():
+            # the global setting changed since fit (or the transformer was saved by 0.2.0)
+            inner.set_output(transform=self._inner_output())
+        return inner.transform(X, **params)
 
     def get_feature_names_out(self, input_features=None):
         """Field names, in input column order.
