@@ -505,17 +505,16 @@ class BaseAutoInt(BaseEstimator):
         return index, value
 
     def _warn_ignored_field_parameters(self):
-        """Warn about field parameters that differ from what the user's
-        ``field_transformer`` does (from their defaults, for a transformer of another
-        type)."""
+        """Warn about field parameters set on the estimator (not at their defaults) that
+        differ from what the user's ``field_transformer`` does."""
+        defaults = {name: p.default for name, p in
+                    inspect.signature(type(self).__init__).parameters.items()}
         transformer = getattr(self.field_transformer, "estimator", self.field_transformer)
-        if isinstance(transformer, FieldTransformer):
-            reference = transformer.get_params()
-        else:
-            reference = {name: p.default for name, p in
-                         inspect.signature(type(self).__init__).parameters.items()}
+        used = transformer.get_params() if isinstance(transformer, FieldTransformer) else {}
         ignored = [name for name in FIELD_PARAMETERS
-                   if not _same_value(python_scalars(getattr(self, name)), reference[name])]
+                   if not _same_value(python_scalars(getattr(self, name)), defaults[name])
+                   and not _same_value(python_scalars(getattr(self, name)),
+                                       used.get(name, defaults[name]))]
         if ignored:
             warnings.warn(
                 f"{', '.join(f'{n}={getattr(self, n)!r}' for n in ignored)} "

@@ -675,6 +675,9 @@ def test_a_fitted_field_transformer_is_copied_and_ignored_parameters_warned(adul
     with pytest.warns(UserWarning, match="n_bins=8 is ignored: the field_transformer"):
         model = AutoIntClassifier(field_transformer=encoding, n_bins=8, **QUICK).fit(X, y)
     before = model.predict_proba(X_test)
+    with warnings.catch_warnings():  # the estimator's defaults are no setting to warn about
+        warnings.simplefilter("error")
+        AutoIntClassifier(field_transformer=make_field_transformer(n_bins=8), **QUICK).fit(X, y)
     encoding.fit(X.assign(workclass="Private"))  # the caller refits their transformer
     np.testing.assert_array_equal(model.predict_proba(X_test), before)
 
