@@ -308,6 +308,25 @@ def test_partial_fits_of_one_estimator_in_threads_lose_no_update(adult_small):
     assert [r["epoch"] for r in model.history_] == list(range(1, 2 + 2 * len(chunks)))
 
 
+def test_a_subclass_that_is_not_hashable_still_fits(adult_small):
+    class Compared(AutoIntClassifier):
+        def __eq__(self, other):
+            return isinstance(other, Compared) and self.get_params() == other.get_params()
+
+        __hash__ = None
+
+    X, y, X_test = _small(adult_small, n=300)
+    model = Compared(**QUICK).fit(X, y)
+    np.testing.assert_array_equal(model.predict_proba(X_test),
+                                  AutoIntClassifier(**QUICK).fit(X, y).predict_proba(X_test))
+    assert _base._FIT_LOCKS_BY_ID  # its lock, dropped with the estimator
+    del model
+    import gc
+
+    gc.collect()
+    assert not _base._FIT_LOCKS_BY_ID
+
+
 def test_a_fit_neither_reads_nor_changes_the_global_generator(adult_small):
     X, y, X_test = _small(adult_small)
     probas = []
