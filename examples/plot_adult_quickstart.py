@@ -76,5 +76,5 @@ print(pd.DataFrame(rows).set_index("model").round(4).to_string())
 # model sits below them at every false-positive rate.
 fig, ax = plt.subplots(figsize=(5.5, 5), layout="constrained")
 for name, proba in curves.items():
-    RocCurveDisplay.from_predictions(y_test == ">50K", proba, name=name, ax=ax)
+    RocCurveDisplay.from_predictions(y_test, proba, pos_label=">50K", name=name, ax=ax)
 ax.set_title("UCI Adult, test rows")

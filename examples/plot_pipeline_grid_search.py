@@ -46,6 +46,8 @@ ax.set_xticks(range(len(scores.columns)), labels=scores.columns)
 ax.set_yticks(range(len(scores.index)), labels=scores.index)
 ax.set_xlabel("fieldtransformer__n_bins")
 ax.set_ylabel("autointclassifier__n_layers")
-for (i, j), value in np.ndenumerate(scores.to_numpy()):
-    ax.text(j, i, f"{value:.4f}", ha="center", va="center", color="white")
+middle = (scores.to_numpy().min() + scores.to_numpy().max()) / 2
+for (i, j), value in np.ndenumerate(scores.to_numpy()):  # dark text on the light cells
+    ax.text(j, i, f"{value:.4f}", ha="center", va="center",
+            color="black" if value > middle else "white")
 fig.colorbar(image, ax=ax, label="mean CV ROC AUC")
