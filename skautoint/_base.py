@@ -109,24 +109,18 @@ def _is_fitted(estimator):
     return True
 
 
-#: One lock per estimator object, so that fits of it in several threads take turns; keyed
-#: by the object (by its id for a subclass that is not hashable), dropped with it.
-_FIT_LOCKS = weakref.WeakKeyDictionary()
-_FIT_LOCKS_BY_ID = {}
+#: One lock per estimator object, so that fits of it in several threads take turns; keyed by
+#: the object's id (estimators need not be hashable) and dropped with the object.
+_FIT_LOCKS = {}
 _FIT_LOCKS_GUARD = threading.Lock()
 
 
 def _fit_lock(estimator):
     with _FIT_LOCKS_GUARD:
-        try:
-            lock = _FIT_LOCKS.get(estimator)
-            if lock is None:
-                lock = _FIT_LOCKS[estimator] = threading.RLock()
-        except TypeError:  # a subclass that defines __eq__ without __hash__
-            lock = _FIT_LOCKS_BY_ID.get(id(estimator))
-            if lock is None:
-                lock = _FIT_LOCKS_BY_ID[id(estimator)] = threading.RLock()
-                weakref.finalize(estimator, _FIT_LOCKS_BY_ID.pop, id(estimator), None)
+        lock = _FIT_LOCKS.get(id(estimator))
+        if lock is None:
+            lock = _FIT_LOCKS[id(estimator)] = threading.RLock()
+            weakref.finalize(estimator, _FIT_LOCKS.pop, id(estimator), None)
         return lock
 
 

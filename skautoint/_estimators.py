@@ -22,6 +22,7 @@ from ._distributed import LOCAL
 from ._docs import fill_shared_docs
 from ._losses import REGRESSION_LOSSES, classification_loss, make_regression_loss
 from ._scalars import python_scalars
+from ._training import target_moments
 
 __all__ = ["AutoIntClassifier", "AutoIntRegressor", "final_estimator"]
 
@@ -389,7 +390,7 @@ class AutoIntRegressor(RegressorMixin, BaseAutoInt):
         loss = self._loss if warm else make_regression_loss(self.loss, self.quantile)
         loss.check_target(y, "y", group)
         if not warm:
-            self._loss = loss.fit_target(*_target_moments(y, sample_weight, group))
+            self._loss = loss.fit_target(*target_moments(y, sample_weight, group))
         return loss.encode_target(y), sample_weight
 
     def _encode_partial_target(self, y, sample_weight, *, first, classes=None):
@@ -449,31 +450,6 @@ def _check_class_weight(class_weight):
         if not (isinstance(weight, Real) and np.isfinite(weight) and weight >= 0):
             raise ValueError(f"class_weight[{label!r}] must be a finite, non-negative number; "
                              f"got {weight!r}.")
-
-
-def _target_moments(y, sample_weight, group=LOCAL):
-    """The weighted sums :meth:`RegressionLoss.fit_target` learns the target's scale from.
-
-    Weights, target and deviations are divided by their largest magnitude (over every
-    process) before they are summed, so that no sum over- or underflows whatever their
-    scale (a target in units of 1e-20 or 1e200, weights of 1e300).
-    """
-    weight = sample_weight / _largest(sample_weight, group)
-    unit = _largest(np.abs(y), group)
-    total, weighted = group.sum(torch.tensor(
-        [weight.sum(), (weight * (y / unit)).sum()], dtype=torch.float64)).tolist()
-    mean = unit * (weighted / total) if total > 0 else 0.0
-    deviation = y - mean
-    deviation_unit = _largest(np.abs(deviation), group)
-    spread = float(group.sum(torch.tensor((weight * (deviation / deviation_unit) ** 2).sum(),
-                                          dtype=torch.float64)))
-    return total, mean, spread, deviation_unit
-
-
-def _largest(values, group):
-    """The largest of ``values`` over every process, or 1.0 when it is not positive."""
-    largest = group.max(float(np.max(values)) if len(values) else 0.0)
-    return largest if largest > 0 else 1.0
 
 
 def final_estimator(model, X):

@@ -33,6 +33,7 @@ __all__ = [
     "fit_network",
     "predict_attention",
     "predict_raw",
+    "target_moments",
     "to_tensor_data",
     "torch_context",
     "train",
@@ -543,12 +544,38 @@ def _normalised_weights(sample_weight, train_rows, validation, group):
 def _mean_weight(weight, group):
     """The mean of ``weight`` over every process's rows, computed without over- or underflow
     (after a division by the largest weight); None when they sum to zero."""
-    largest = group.max(float(np.max(weight)) if len(weight) else 0.0)
-    if not largest > 0:
+    largest = _largest(weight, group)
+    if largest is None:
         return None
     weight_sum, n_weights = group.sum(
         torch.tensor([(weight / largest).sum(), len(weight)], dtype=torch.float64)).tolist()
     return largest * (weight_sum / n_weights) if weight_sum > 0 else None
+
+
+def target_moments(y, sample_weight, group=LOCAL):
+    """The weighted sums :meth:`~skautoint._losses.RegressionLoss.fit_target` learns the
+    target's scale from: total weight, mean, sum of squared deviations and their unit.
+
+    Weights, target and deviations are divided by their largest magnitude (over every
+    process) before they are summed, so that no sum over- or underflows whatever their
+    scale (a target in units of 1e-20 or 1e200, weights of 1e300).
+    """
+    weight = sample_weight / (_largest(sample_weight, group) or 1.0)
+    unit = _largest(np.abs(y), group) or 1.0
+    total, weighted = group.sum(torch.tensor(
+        [weight.sum(), (weight * (y / unit)).sum()], dtype=torch.float64)).tolist()
+    mean = unit * (weighted / total) if total > 0 else 0.0
+    deviation = y - mean
+    deviation_unit = _largest(np.abs(deviation), group) or 1.0
+    spread = float(group.sum(torch.tensor((weight * (deviation / deviation_unit) ** 2).sum(),
+                                          dtype=torch.float64)))
+    return total, mean, spread, deviation_unit
+
+
+def _largest(values, group):
+    """The largest of ``values`` over every process; None when it is not positive."""
+    largest = group.max(float(np.max(values)) if len(values) else 0.0)
+    return largest if largest > 0 else None
 
 
 def _new_network(module_params, train_data, generator, group=LOCAL):

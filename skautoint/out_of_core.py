@@ -80,8 +80,8 @@ def _check_file_schema(path, schema, expected, names):
             raise ValueError(f"The Parquet file {path} has no column {name!r}; every file "
                              f"must hold the columns read, {list(names)}.")
         have, want = schema.field(name).type, expected.field(name).type
-        if _value_kind(have) != _value_kind(want) and "null" not in (_value_kind(have),
-                                                                    _value_kind(want)):
+        kinds = {_value_kind(have), _value_kind(want)}
+        if len(kinds) > 1 and "null" not in kinds:
             raise ValueError(f"The column {name!r} is {have} in the Parquet file {path} but "
                              f"{want} in the first file; every file must hold the same types.")
 
@@ -278,7 +278,6 @@ def partial_fit_parquet(estimator, source, *, target, classes=None, epochs=1, ch
     epochs = _check_count(epochs, "epochs")
     chunk_rows = _check_count(chunk_rows, "chunk_rows")
     sample_rows = _check_count(sample_rows, "sample_rows")
-    _names(_dataset(source), target, columns)
     before = dict(estimator.__dict__)
     try:
         return _train_on_chunks(estimator, source, target, classes, epochs, chunk_rows,

@@ -319,12 +319,13 @@ def test_a_subclass_that_is_not_hashable_still_fits(adult_small):
     model = Compared(**QUICK).fit(X, y)
     np.testing.assert_array_equal(model.predict_proba(X_test),
                                   AutoIntClassifier(**QUICK).fit(X, y).predict_proba(X_test))
-    assert _base._FIT_LOCKS_BY_ID  # its lock, dropped with the estimator
+    assert id(model) in _base._FIT_LOCKS  # its lock, dropped with the estimator
+    key = id(model)
     del model
     import gc
 
     gc.collect()
-    assert not _base._FIT_LOCKS_BY_ID
+    assert key not in _base._FIT_LOCKS
 
 
 def test_a_fit_neither_reads_nor_changes_the_global_generator(adult_small):

@@ -22,9 +22,8 @@ def _coded_output(estimator, codes, n_codes, X):
         raise ValueError(
             "Coded fields cannot be output as a polars DataFrame: polars has no categorical "
             "type over integer codes, and integer columns would be read downstream as "
-            "numbers. Use set_output(transform='pandas') (what the AutoInt estimators read "
-            "their field sizes from), or 'default' for a NumPy array of the codes. Polars "
-            "input is fine."
+            "numbers. Use set_output(transform='pandas'), what the AutoInt estimators read "
+            "their field sizes from. Polars input is fine."
         )
     if container != "pandas":
         return codes

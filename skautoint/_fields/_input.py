@@ -72,11 +72,7 @@ def as_pandas(data):
     if isinstance(converted, nw.DataFrame):
         for name, dtype in converted.schema.items():
             if dtype.is_temporal():
-                raise TypeError(
-                    f"Column {name!r} has dtype {dtype}, which skautoint does not encode. "
-                    "Convert it to numbers (e.g. a timestamp or day of week) or to strings "
-                    "first."
-                )
+                raise _not_encodable(name, dtype)
             if dtype == nw.Decimal:
                 converted = converted.with_columns(nw.col(name).cast(nw.Float64))
     if isinstance(converted, (nw.DataFrame, nw.Series)):
@@ -137,10 +133,7 @@ def check_supported_dtype(dtype, column):
     """Raise a clear error for dtypes no field encodes (dates, durations, complex)."""
     if (pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype)
             or _arrow_type_is(dtype, "is_temporal")):
-        raise TypeError(
-            f"Column {column!r} has dtype {dtype}, which skautoint does not encode. Convert it "
-            "to numbers (e.g. a timestamp or day of week) or to strings first."
-        )
+        raise _not_encodable(column, dtype)
     if pd.api.types.is_complex_dtype(dtype):
         raise ValueError(f"Complex data not supported; column {column!r} has dtype {dtype}.")
 
@@ -156,6 +149,13 @@ def _as_float(values, column):
             f"Column {column!r} is treated as continuous but holds values that are not numbers "
             f"({exc}). Name it in `categorical_features` to encode it as a categorical field."
         ) from exc
+
+
+def _not_encodable(column, dtype):
+    return TypeError(
+        f"Column {column!r} has dtype {dtype}, which skautoint does not encode. Convert it to "
+        "numbers (e.g. a timestamp or day of week) or to strings first."
+    )
 
 
 def _arrow_type_is(dtype, predicate):
