@@ -11,6 +11,7 @@ import gzip
 import io
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
@@ -54,7 +55,7 @@ def avazu(data=DATA):
     return _split(_as_strings(frame, frame.columns), y)
 
 
-def _movielens_frame(data):
+def _movielens_tables(data):
     folder = data / "movielens" / "ml-100k"
     ratings = pd.read_csv(folder / "u.data", sep="\t",
                           names=["user_id", "item_id", "rating", "timestamp"])
@@ -64,16 +65,77 @@ def _movielens_frame(data):
     items = pd.read_csv(folder / "u.item", sep="|", encoding="latin-1",
                         names=["item_id", "title", "release_date", "video_release_date",
                                "imdb_url", *genres])
-    # One genre field per movie: its genres joined ("Action|Comedy"), a level of its own.
-    items["genres"] = items[list(genres)].apply(
-        lambda row: "|".join(g for g, flag in row.items() if flag), axis=1)
     items["release_year"] = pd.to_datetime(items["release_date"], format="%d-%b-%Y").dt.year
+    return ratings, users, items, list(genres)
+
+
+def _movielens_frame(data, genres="joined"):
+    """The MovieLens fields, with the genres as one joined string ("Action|Comedy", a level of
+    its own), a list (one multi-valued field), 19 binary columns, or dropped."""
+    ratings, users, items, names = _movielens_tables(data)
+    flags = items[names].to_numpy(dtype=bool)
+    if genres == "joined":
+        items["genres"] = ["|".join(np.asarray(names)[row]) for row in flags]
+    elif genres == "list":
+        items["genres"] = [list(np.asarray(names)[row]) for row in flags]
+    frame = ratings.merge(users, on="user_id").merge(items, on="item_id")
+    columns = ["user_id", "item_id", "age", "gender", "occupation", "zip_code"]
+    genre_columns = {"joined": ["genres"], "list": ["genres"], "binary": names,
+                     "dropped": []}[genres]
+    X = frame[columns + genre_columns + ["release_year"]]
+    strings = ["user_id", "item_id", "gender", "occupation", "zip_code"]
+    X = _as_strings(X, strings + (["genres"] if genres == "joined" else []))
+    X = X.astype({"age": "float64", "release_year": "float64",
+                  **({name: "float64" for name in names} if genres == "binary" else {})})
+    return X, frame["rating"]
+
+
+def movielens_genres(genres, data=DATA):
+    """``movielens`` with the genres in one of the forms of ``_movielens_frame``."""
+    X, rating = _movielens_frame(data, genres)
+    return _split(X, (rating >= 4).astype(int))
+
+
+def movielens_history(data=DATA, history=10):
+    """MovieLens-100k as CTR with list columns that carry signal: each rating (liked = rating
+    >= 4) with the film's genres and the user's last ``history`` liked and disliked (rating
+    <= 2) films and their genres, all from strictly earlier ratings, so nothing of the
+    target leaks; user, film and the user's attributes beside them."""
+    ratings, users, items, names = _movielens_tables(data)
+    flags = items.set_index("item_id")[names].to_numpy(dtype=bool)
+    genre_lists = {item: list(np.asarray(names)[row])
+                   for item, row in zip(items["item_id"], flags, strict=True)}
+    ratings = ratings.sort_values(["user_id", "timestamp", "item_id"], kind="stable")
+    liked, disliked, liked_genres = [], [], []
+    for _, user in ratings.groupby("user_id", sort=False):
+        seen_liked, seen_disliked, last_time, pending = [], [], None, []
+        for item, rating, time in zip(user["item_id"], user["rating"], user["timestamp"],
+                                      strict=True):
+            if time != last_time:  # ratings of one second are not each other's history
+                for pending_item, pending_rating in pending:
+                    if pending_rating >= 4:
+                        seen_liked.append(str(pending_item))
+                    elif pending_rating <= 2:
+                        seen_disliked.append(str(pending_item))
+                pending, last_time = [], time
+            liked.append(seen_liked[-history:])
+            disliked.append(seen_disliked[-history:])
+            liked_genres.append([g for i in seen_liked[-history:] for g in genre_lists[int(i)]])
+            pending.append((item, rating))
+    ratings = ratings.assign(liked_items=liked, disliked_items=disliked,
+                             liked_genres=liked_genres)
     frame = ratings.merge(users, on="user_id").merge(
-        items[["item_id", "genres", "release_year"]], on="item_id")
-    X = frame[["user_id", "item_id", "age", "gender", "occupation", "zip_code", "genres",
-               "release_year"]]
-    X = _as_strings(X, ["user_id", "item_id", "gender", "occupation", "zip_code", "genres"])
-    return X.astype({"age": "float64", "release_year": "float64"}), frame["rating"]
+        items[["item_id", "release_year"]].assign(genres=items["item_id"].map(genre_lists)),
+        on="item_id")
+    X = frame[["user_id", "item_id", "age", "gender", "occupation", "genres", "liked_items",
+               "disliked_items", "liked_genres", "release_year"]]
+    X = _as_strings(X, ["user_id", "item_id", "gender", "occupation"]).astype(
+        {"age": "float64", "release_year": "float64"})
+    return _split(X, (frame["rating"] >= 4).astype(int))
+
+
+#: The list columns of ``movielens_history``.
+HISTORY_LISTS = ["genres", "liked_items", "disliked_items", "liked_genres"]
 
 
 def movielens(data=DATA):

@@ -15,6 +15,13 @@ Run (about 30 minutes on 2 cores for everything)::
         --models skautoint,HistGradientBoosting
     .venv/bin/python benchmarks/bench_quality.py --variants --seeds 3   # network variants
     .venv/bin/python benchmarks/bench_quality.py --task regression      # regression sets
+    .venv/bin/python benchmarks/bench_quality.py --lists                # list columns
+
+``--lists`` compares, on MovieLens, the genres as one multi-valued field against 19 binary
+columns, one joined level and no genres; and on ``movielens_history`` (the film's genres and
+the user's last liked and disliked films, as lists) skautoint with and without its list
+columns against HistGradientBoosting on a multi-hot of each list column's 50 most frequent
+levels.
 """
 
 import argparse
@@ -28,6 +35,7 @@ import warnings
 import bench_datasets as datasets
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import make_column_transformer
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.impute import SimpleImputer
@@ -54,8 +62,14 @@ from skautoint import AutoIntClassifier, AutoIntRegressor
 
 
 def _columns(X):
-    categorical = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])]
-    return categorical, [c for c in X.columns if c not in categorical]
+    categorical = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])
+                   and c not in _list_columns(X)]
+    return categorical, [c for c in X.columns if c not in categorical + _list_columns(X)]
+
+
+def _list_columns(X):
+    return [c for c in X.columns if X[c].dtype == object
+            and X[c].map(lambda cell: isinstance(cell, list)).any()]
 
 
 def _as_objects(X):
@@ -113,6 +127,83 @@ def hist_gradient_boosting(seed, X, estimator=HistGradientBoostingClassifier, **
     mask = [True] * len(categorical) + [False] * len(numeric)
     return make_pipeline(FunctionTransformer(_as_objects), encode,
                          estimator(categorical_features=mask, random_state=seed, **params))
+
+
+class TopLevelsMultiHot(BaseEstimator, TransformerMixin):
+    """Each list column as 0/1 columns of its ``top`` most frequent levels in fit."""
+
+    def __init__(self, top=50):
+        self.top = top
+
+    def fit(self, X, y=None):
+        self.levels_ = {c: pd.Series([v for cell in X[c] for v in cell]).value_counts()
+                        .index[:self.top].tolist() for c in X.columns}
+        return self
+
+    def transform(self, X):
+        blocks = []
+        for column, levels in self.levels_.items():
+            position = {level: j for j, level in enumerate(levels)}
+            block = np.zeros((len(X), len(levels)), dtype=np.float32)
+            for i, cell in enumerate(X[column]):
+                for level in cell:
+                    if level in position:
+                        block[i, position[level]] = 1.0
+            blocks.append(block)
+        return np.hstack(blocks)
+
+
+def hist_gradient_boosting_multi_hot(seed, X, top=50):
+    """HistGradientBoosting as above, with each list column as a multi-hot of its ``top``
+    most frequent levels."""
+    categorical, numeric = _columns(X)
+    lists = _list_columns(X)
+    encode = make_column_transformer(
+        (OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan,
+                        encoded_missing_value=np.nan, max_categories=250), categorical),
+        ("passthrough", numeric),
+        (TopLevelsMultiHot(top), lists),
+    )
+    mask = [True] * len(categorical) + [False] * (len(numeric) + top * len(lists))
+    as_objects = FunctionTransformer(lambda X: X.astype(
+        {c: object for c in categorical}).assign(**{c: X[c].where(X[c].notna(), np.nan)
+                                                    for c in categorical}))
+    return make_pipeline(as_objects, encode, HistGradientBoostingClassifier(
+        categorical_features=mask, random_state=seed))
+
+
+class _Dropping:
+    """``model`` fitted and applied on X without ``columns``."""
+
+    def __init__(self, model, columns):
+        self.model, self.columns = model, columns
+
+    def fit(self, X, y):
+        self.model.fit(X.drop(columns=self.columns), y)
+        return self
+
+    def predict_proba(self, X):
+        return self.model.predict_proba(X.drop(columns=self.columns))
+
+
+def list_column_runs(seeds):
+    """The runs of ``--lists``: (data set, loader, models) per table."""
+    genre_forms = {
+        "genres as one multi-valued field": "list", "19 binary genre columns": "binary",
+        "genres as one joined level (before)": "joined", "genres dropped": "dropped"}
+    yield from ((f"movielens, skautoint, {name}",
+                 functools.partial(datasets.movielens_genres, form),
+                 {name: lambda seed, X: skautoint(seed)})
+                for name, form in genre_forms.items())
+    lists = datasets.HISTORY_LISTS
+    yield ("movielens_history", datasets.movielens_history, {
+        "skautoint, with the list columns": lambda seed, X: skautoint(seed),
+        "skautoint, without the list columns": lambda seed, X: _Dropping(skautoint(seed),
+                                                                         lists),
+        "HistGradientBoosting, multi-hot of the top 50 levels": hist_gradient_boosting_multi_hot,
+        "HistGradientBoosting, without the list columns": lambda seed, X: _Dropping(
+            hist_gradient_boosting(seed, X.drop(columns=lists)), lists),
+    })
 
 
 class LightGBM:
@@ -379,7 +470,12 @@ def main():
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--variants", action="store_true",
                         help="compare skautoint's network variants instead of the peers")
+    parser.add_argument("--lists", action="store_true",
+                        help="compare the forms of list columns (MovieLens genres and "
+                             "viewing history)")
     args = parser.parse_args()
+    if args.lists:
+        return list_columns_report(args.seeds)
     names = (DEFAULT_SETS[args.task] if args.datasets is None else args.datasets.split(","))
     unknown = [name for name in names if name not in SETS]
     if unknown:
@@ -403,6 +499,26 @@ def main():
     if ratios:
         print("\n### regression targets (skautoint defaults, mean RMSE over seeds)\n")
         print("\n".join(regression_verdicts(ratios)), flush=True)
+
+
+def list_columns_report(seeds):
+    """Print the ``--lists`` tables: the genre forms in one table, then the history set."""
+    genre_rows, tables = [], {}
+    for name, loader, models in list_column_runs(seeds):
+        results = run(loader, models, seeds)
+        if name.startswith("movielens, skautoint"):
+            genre_rows.append(results)
+        else:
+            tables[name] = results
+    tables = {"movielens (skautoint defaults; the genres in four forms)":
+              pd.concat(genre_rows), **tables}
+    for name, results in tables.items():
+        print(f"\n### {name} ({seeds} seeds, mean ± std)\n")
+        table = summary(results)
+        print(table.to_markdown() if _has_tabulate() else table.to_string(), flush=True)
+        auc = results.groupby("model", sort=False)["ROC AUC"].mean()
+        print("\n" + "\n".join(f"- {model}: ROC AUC {value - auc.iloc[0]:+.4f} against "
+                                f"the first row" for model, value in auc.iloc[1:].items()))
 
 
 def _has_tabulate():

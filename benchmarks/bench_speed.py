@@ -25,6 +25,11 @@ Run (needs the ``bench`` extra for DeepCTR-Torch and tabulate)::
     .venv/bin/python benchmarks/bench_speed.py                  # 200,000 rows, 3 repeats
     .venv/bin/python benchmarks/bench_speed.py --rows 1000000 --threads 4
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_speed.py --smoke --threads 1
+    .venv/bin/python benchmarks/bench_speed.py --multi-valued --rows 100000
+
+``--multi-valued`` measures instead what a multi-valued field costs: skautoint's training
+throughput on the 26 categorical columns alone, with one more plain categorical column, and
+with one more column of lists (mean length 10, geometric lengths, Zipf levels over 1,000).
 """
 
 import argparse
@@ -423,6 +428,60 @@ Notes:
 """
 
 
+def _extra_columns(n_rows, seed, n_levels=1_000, mean_length=10):
+    """A plain categorical column and a column of lists over the same Zipf levels."""
+    rng = np.random.default_rng(seed + 1)
+    names = _level_names(n_levels, salt=99)
+    plain = pd.array(names[_zipf_codes(rng, n_levels, n_rows)], dtype="string")
+    lengths = rng.geometric(1 / mean_length, size=n_rows)
+    flat = names[_zipf_codes(rng, n_levels, int(lengths.sum()))]
+    bags = np.split(flat, np.cumsum(lengths)[:-1])
+    return plain, [list(bag) for bag in bags], lengths
+
+
+def multi_valued_speed(args):
+    """Print train throughput with no extra field, a plain one and a multi-valued one."""
+    data = make_data(args.rows, args.vocab, args.seed)
+    n_train = len(data["y_train"])
+    plain, bags, lengths = _extra_columns(args.rows, args.seed)
+    base = data["X_train"][CATEGORICAL]
+    frames = {"26 categorical fields": base,
+              "+ 1 categorical field": base.assign(extra=plain[:n_train]),
+              "+ 1 multi-valued field": base.assign(extra=pd.Series(bags[:n_train],
+                                                                     dtype=object))}
+    torch.set_num_threads(args.threads)
+    rows = []
+    for name, X in frames.items():
+        fits, loops = [], []
+        for repeat in range(args.repeats):
+            clf = AutoIntClassifier(
+                embedding_dim=EMBEDDING_DIM, n_layers=N_LAYERS, n_heads=N_HEADS,
+                batch_size=BATCH_SIZE, learning_rate=LEARNING_RATE, max_epochs=args.epochs,
+                early_stopping=False, embedding_weight_decay=0.0, random_state=repeat)
+            _, fit_s = _timed(clf.fit, X, data["y_train"])
+            fits.append(fit_s)
+            loops.append(sum(record["seconds"] for record in clf.history_))
+        slots = clf.field_spec_.n_slots
+        rows.append({"fields": name, "slots": slots, "fit s": np.median(fits),
+                     "train samples/s": n_train * args.epochs / np.median(fits),
+                     "loop samples/s": n_train * args.epochs / np.median(loops)})
+    table = pd.DataFrame(rows).set_index("fields")
+    print(f"{n_train:,} training rows, {args.epochs} epoch(s), {args.repeats} repeats "
+          f"(medians), {args.threads} threads; list lengths: mean {lengths.mean():.1f}, "
+          f"99th percentile {np.quantile(lengths, 0.99):.0f}, longest {lengths.max()}\n")
+    print(table.to_markdown(floatfmt=",.1f"))
+    seconds = table["fit s"]
+    plain_cost = seconds.iloc[1] - seconds.iloc[0]
+    bag_cost = seconds.iloc[2] - seconds.iloc[0]
+    print(f"\n- throughput, plain / multi-valued extra field: "
+          f"{table['train samples/s'].iloc[1] / table['train samples/s'].iloc[2]:.2f}x "
+          "(target < 2x)")
+    print(f"- marginal fit seconds of the field: plain {plain_cost:.2f} s, multi-valued "
+          f"{bag_cost:.2f} s ({bag_cost / plain_cost if plain_cost > 0 else float('nan'):.1f}x)")
+    print(f"- encoded block: {clf.field_spec_.field_slots[-1]} slots x 8 bytes per row, "
+          f"against {lengths.max()} slots if every row were padded to the longest")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=200_000)
@@ -441,9 +500,13 @@ def main():
                         help="comma-separated implementations to run")
     parser.add_argument("--smoke", action="store_true",
                         help="3,000 rows and 1 repeat: checks that everything runs")
+    parser.add_argument("--multi-valued", action="store_true",
+                        help="measure the cost of a multi-valued field instead")
     args = parser.parse_args()
     if args.smoke:
         args.rows, args.repeats = 3_000, 1
+    if args.multi_valued:
+        return multi_valued_speed(args)
 
     if args.pytorch_tabular:
         os.environ[PYTORCH_TABULAR_PYTHON] = args.pytorch_tabular  # the children inherit it

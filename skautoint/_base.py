@@ -84,9 +84,10 @@ def _keyword_parameters(function):
 #: The estimator parameters that build the field transformer and the network: read off the
 #: signatures they feed, so that each is declared once.
 FIELD_PARAMETERS = _keyword_parameters(make_field_transformer)
+#: (``slot_fields`` is not one: the field encoding decides it.)
 NETWORK_PARAMETERS = tuple(
     name for name, parameter in inspect.signature(AutoIntNet).parameters.items()
-    if parameter.kind == parameter.KEYWORD_ONLY
+    if parameter.kind == parameter.KEYWORD_ONLY and name != "slot_fields"
 )
 
 #: The layer switches that were booleans in skautoint 0.1.0, and what each boolean builds.
@@ -183,6 +184,10 @@ class BaseAutoInt(BaseEstimator):
         "max_categories": [Interval(Integral, 1, None, closed="left"), None],
         "field_transformer": [HasMethods(["fit", "transform"]), None],
         "n_bins": [Interval(Integral, 2, None, closed="left"), StrOptions({"auto"})],
+        "multi_valued_features": [dict, None],
+        "multi_valued_pooling": [StrOptions({"mean", "sum", "sqrtn"})],
+        "max_levels_per_cell": [Interval(Integral, 1, None, closed="left"),
+                                StrOptions({"auto"})],
         "embedding_dim": [Interval(Integral, 1, None, closed="left")],
         "n_layers": [Interval(Integral, 0, None, closed="left")],
         "n_heads": [Interval(Integral, 1, None, closed="left")],
@@ -573,8 +578,9 @@ class BaseAutoInt(BaseEstimator):
     def _module_params(self):
         spec = self.field_spec_
         params = self._network_parameters()
+        bags = {} if spec.slot_fields is None else {"slot_fields": spec.slot_fields}
         return dict(table_rows=spec.table_rows, n_fields=spec.n_fields,
-                    n_outputs=self._loss.n_outputs, **params)
+                    n_outputs=self._loss.n_outputs, **params, **bags)
 
     def _training_config(self, max_epochs):
         return TrainingConfig(
@@ -706,7 +712,17 @@ class BaseAutoInt(BaseEstimator):
         module_state = state.pop("module_state_", None)
         name = type(self).__name__
         check_saved_version(name, saved_version, saved_format)
-        super().__setstate__(upgrade_state(state, saved_format, self._loss_of_state))
+        state = upgrade_state(state, saved_format, self._loss_of_state)
+        # parameters added since the model was saved: their defaults, which build what the
+        # older version built
+        defaults = {name: parameter.default for name, parameter
+                    in inspect.signature(type(self).__init__).parameters.items()
+                    if parameter.default is not inspect.Parameter.empty}
+        for name, default in defaults.items():
+            state.setdefault(name, default)
+            if name in FIELD_PARAMETERS and state.get("_encoding_built_with") is not None:
+                state["_encoding_built_with"].setdefault(name, default)
+        super().__setstate__(state)
         self._optimizer = None
         if module_state is None:
             return

@@ -26,6 +26,18 @@ SHARED_PARAMETERS_DOC = """\
     n_bins : int or "auto", default="auto"
         Largest number of buckets of a bucketized column; ``"auto"`` takes one per 250 rows,
         between 8 and 128.
+    multi_valued_features : dict, default=None
+        Columns of delimited strings to encode as multi-valued fields, name -> separator
+        (e.g. ``{"genres": "|"}``), or name -> None for a column of lists. Object columns
+        whose cells are lists, tuples, 1-D arrays or ``{level: weight}`` mappings are
+        multi-valued without it: one field whose vector pools its levels' embeddings.
+    multi_valued_pooling : {"mean", "sum", "sqrtn"}, default="mean"
+        How a multi-valued cell's level vectors become the field's vector: their (weighted)
+        mean, sum, or sum over the square root of their number.
+    max_levels_per_cell : int or "auto", default="auto"
+        Slots of a multi-valued column: ``"auto"`` takes its longest cell in fit up to 16
+        levels, beyond that the 99th percentile of its cell lengths (at least 16, at most
+        64); longer cells keep their levels most frequent in fit.
     field_transformer : FieldTransformer, default=None
         The field encoding to use instead of one built from the parameters above (which it
         then overrides, with a warning when they are set). Unfitted, a clone of it is fitted on

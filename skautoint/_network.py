@@ -252,6 +252,17 @@ class InteractingLayer(nn.Module):
         return out, attention
 
 
+def _pooling_matrix(slot_fields, n_fields):
+    """The (n_fields, n_slots) 0/1 matrix that sums each field's slots."""
+    slot_fields = torch.as_tensor(slot_fields, dtype=torch.int64)
+    if slot_fields.ndim != 1 or (slot_fields.numel() and not (
+            int(slot_fields.min()) >= 0 and int(slot_fields.max()) < n_fields)):
+        raise ValueError(f"slot_fields must name fields 0..{n_fields - 1}, got {slot_fields}.")
+    matrix = torch.zeros(n_fields, len(slot_fields))
+    matrix[slot_fields, torch.arange(len(slot_fields))] = 1.0
+    return matrix
+
+
 def _mlp(input_dim, hidden_units, output_dim, dropout):
     layers, width = [], input_dim
     for units in hidden_units:
@@ -295,13 +306,17 @@ class AutoIntNet(nn.Module):
         Non-empty adds a plain MLP on the concatenated embeddings to the outputs (AutoInt+).
     dropout : float, default=0.0
         Dropout on attention weights and in the MLP branch.
+    slot_fields : tuple of int, default=None
+        The field of every column of ``index`` and ``value`` when multi-valued fields take
+        several (their weighted level vectors are summed into the field's vector); None when
+        every field takes one.
     """
 
     def __init__(self, table_rows, n_fields, n_outputs=1, *, embedding_dim=16, n_layers=3,
                  n_heads=2, attention_dim=32, output_projection="none", residual="projected",
                  layer_norm="none", activation="relu", projection_bias=False,
                  attention_scaling=False, field_bias=False, linear_term=False,
-                 mlp_hidden_units=(), dropout=0.0):
+                 mlp_hidden_units=(), dropout=0.0, slot_fields=None):
         super().__init__()
         # Built on the meta device (torch's layer constructors draw their initial weights
         # from the global generator), then materialised in float32 and drawn by
@@ -314,6 +329,9 @@ class AutoIntNet(nn.Module):
         with torch.inference_mode(False):
             self.to_empty(device="cpu").to(torch.float32)
             self.reset_parameters(torch.Generator().manual_seed(0))
+            # pooling[f, s] = 1 where slot s belongs to field f: one matmul sums every bag
+            self.register_buffer("pooling", None if slot_fields is None
+                                 else _pooling_matrix(slot_fields, n_fields), persistent=False)
 
     def _build(self, table_rows, n_fields, n_outputs, embedding_dim, n_layers, n_heads,
                attention_dim, output_projection, residual, layer_norm, activation,
@@ -380,8 +398,9 @@ class AutoIntNet(nn.Module):
 
         Parameters
         ----------
-        index : Tensor of int64, shape (batch, n_fields)
-        value : Tensor of float32, shape (batch, n_fields)
+        index : Tensor of int64, shape (batch, n_slots)
+        value : Tensor of float32, shape (batch, n_slots)
+            One column per field, or per slot with ``slot_fields``.
         return_attention : bool, default=False
             Also return every layer's attention weights.
 
@@ -392,6 +411,8 @@ class AutoIntNet(nn.Module):
             Only when ``return_attention`` is true.
         """
         embedded = self.embedding(index, value)
+        if self.pooling is not None:
+            embedded = torch.matmul(self.pooling, embedded)
         if self.field_bias is not None:
             embedded = embedded + self.field_bias
         x, attention = embedded, []

@@ -6,6 +6,7 @@ __all__ = [
     "LevelTypeChangedWarning",
     "TrainingDivergedError",
     "TrainingInterruptedWarning",
+    "TruncatedCellsWarning",
 ]
 
 
@@ -21,6 +22,14 @@ class LevelTypeChangedWarning(UserWarning):
     """A categorical column holds values of another type than in ``fit`` (e.g. ints for strings).
 
     Such values can never match a fitted level, so all of them are encoded as unseen.
+    """
+
+
+class TruncatedCellsWarning(UserWarning):
+    """Some cells of a multi-valued column hold more levels than its slots.
+
+    Such cells keep the levels most frequent in ``fit``; ``max_levels_per_cell`` sets the
+    slots.
     """
 
 

@@ -32,6 +32,7 @@ SKOPS_TRUSTED_TYPES = [
     "skautoint._estimators.AutoIntRegressor",
     "skautoint._fields._categorical.CategoricalFieldEncoder",
     "skautoint._fields._kinds.FieldSelector",
+    "skautoint._fields._multivalued.MultiValuedFieldEncoder",
     "skautoint._fields._numeric.FieldBucketizer",
     "skautoint._fields._numeric.FieldScaler",
     "skautoint._fields._spec.FieldSpec",

@@ -1,7 +1,7 @@
 """Export a fitted model's network to ONNX for serving without PyTorch.
 
 The graph takes the two arrays the field encoding produces (``index`` as int64, ``value``:
-float32, both of shape ``(n_rows, n_fields)``) and returns what ``predict_proba`` returns for
+float32, both of shape ``(n_rows, n_slots)``) and returns what ``predict_proba`` returns for
 a classifier (the class probabilities in the order of ``classes_``) or what ``predict``
 returns for a regressor: the network followed by the inverse link of the estimator's loss
 object, the same code that serves ``predict``. The field encoding itself (hash lookups of
@@ -57,7 +57,7 @@ def onnx_inputs(model, X):
     -------
     inputs : dict of str to ndarray
         ``{"index": int64 array, "value": float32 array}``, both of shape
-        ``(n_samples, n_fields)``, ready for ``onnxruntime.InferenceSession.run``.
+        ``(n_samples, n_slots)``, ready for ``onnxruntime.InferenceSession.run``.
     """
     estimator, X = final_estimator(model, X)
     index, value = estimator._encode_for_inference(X)
@@ -81,7 +81,7 @@ def to_onnx(model, X_sample, *, opset_version=None):
     Returns
     -------
     model_proto : onnx.ModelProto
-        Inputs ``index`` (int64) and ``value`` (float32) of shape ``(n_rows, n_fields)``;
+        Inputs ``index`` (int64) and ``value`` (float32) of shape ``(n_rows, n_slots)``;
         output (float32) ``probabilities`` of shape ``(n_rows, n_classes)`` for a
         classifier, ``predictions`` of shape ``(n_rows,)`` for a regressor
         (:func:`output_name`). Save it with

@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-import test_transactions  # the rows of its table, documented beside these
+import test_multivalued  # the rows of their tables, documented beside these
+import test_transactions
 from sklearn.exceptions import DataConversionWarning
 from sklearn.utils._param_validation import InvalidParameterError
 
@@ -60,11 +61,11 @@ FIT_ERRORS = [
                  "Column 'd' has dtype timedelta64", id="X-timedelta"),
     pytest.param(with_column(z=np.full(N, 1 + 2j)), Y, ValueError, "column 'z'",
                  id="X-complex"),
-    pytest.param(with_column(l=[[1, 2]] * N), Y, TypeError,
-                 r"Column 'l' holds values that cannot be categorical levels.*list",
+    pytest.param(with_column(l=[[[1, 2]]] * N), Y, TypeError,
+                 r"Column 'l' is multi-valued, but row 0 holds the level \[1, 2\] of type list",
                  id="X-nested-lists"),
-    pytest.param(with_column(l=[{"k": 1}] * N), Y, TypeError,
-                 "Column 'l' holds values that cannot be categorical levels", id="X-dicts"),
+    pytest.param(with_column(l=[{"k": "heavy"}] * N), Y, ValueError,
+                 "Column 'l', row 0: a weighted cell maps levels to weights", id="X-dicts"),
     pytest.param(sp.csr_matrix(RNG.normal(size=(N, 3))), Y, TypeError, "Sparse input",
                  id="X-scipy-sparse"),
     pytest.param(pd.concat([BASE, BASE[["a"]]], axis=1), Y, ValueError,
@@ -306,6 +307,8 @@ def test_validation_data_needs_both_parts_and_known_labels():
 INVALID_PARAMS = {
     "categorical_features": "all", "continuous": "log", "continuous_overrides": [("a", "embed")],
     "min_frequency": 0, "max_categories": 0, "n_bins": 1, "field_transformer": "encoder",
+    "multi_valued_features": ["genres"], "multi_valued_pooling": "max",
+    "max_levels_per_cell": 0,
     "embedding_dim": 0, "n_layers": -1, "n_heads": 0, "attention_dim": 0, "residual": "yes",
     "output_projection": "both", "activation": "gelu", "attention_scaling": 1,
     "layer_norm": "before", "projection_bias": "no", "field_bias": 1, "linear_term": None,
@@ -367,5 +370,6 @@ def test_docs_table_lists_every_case():
         "predict-frame-after-array", "predict-categorical-of-another-type", "y-column-vector",
         "y-nullable-integers", "validation-data", "parameters",
         "X-lazy-frame", "polars-output",  # tests/test_frames.py
-    } | set(test_transactions.DOCUMENTED)
+    } | set(test_transactions.DOCUMENTED) | set(test_multivalued.DOCUMENTED) | {
+        case.id for case in test_multivalued.BAD_INPUT}
     assert documented == tested

@@ -84,6 +84,9 @@ class CategoricalFieldEncoder(_CodedFieldEncoder):
     #: reported as identifier-like.
     _identifier_min_singletons = 100
 
+    #: Codes below this one are reserved; the frequent levels start here.
+    _n_reserved = N_RESERVED
+
     def __init__(self, min_frequency=2, max_categories=None):
         self.min_frequency = min_frequency
         self.max_categories = max_categories
@@ -105,12 +108,17 @@ class CategoricalFieldEncoder(_CodedFieldEncoder):
             Fitted encoder.
         """
         X = check_field_input(self, X, reset=True)
+        self._learn_levels(X.shape[0], [(name, _level_counts(values, name))
+                                        for name, values in _iter_columns(X)])
+        return self
+
+    def _learn_levels(self, n_rows, column_counts):
+        """Set the fitted vocabulary from ``(name, level counts)`` per column."""
         threshold = python_scalars(self.min_frequency)
         if isinstance(threshold, Real) and not isinstance(threshold, Integral):
-            threshold = int(np.ceil(threshold * X.shape[0]))
+            threshold = int(np.ceil(threshold * n_rows))
         self.categories_, self.infrequent_categories_ = [], []
-        for name, values in _iter_columns(X):
-            counts = _level_counts(values, name)
+        for name, counts in column_counts:
             self._warn_if_identifier(name, counts, threshold)
             kept = counts.to_numpy() >= threshold
             if self.max_categories is not None and kept.sum() > int(self.max_categories):
@@ -121,19 +129,19 @@ class CategoricalFieldEncoder(_CodedFieldEncoder):
             self.infrequent_categories_.append(
                 np.array(sorted(counts.index[~kept], key=_level_sort_key), dtype=object)
             )
-        self.n_codes_ = np.array([N_RESERVED + len(c) for c in self.categories_], dtype=np.int64)
+        reserved = self._n_reserved
+        self.n_codes_ = np.array([reserved + len(c) for c in self.categories_], dtype=np.int64)
         # Per column: the code of every level seen in fit, in the order of _level_index (last
         # entry: unseen).
         self.__dict__.pop("_level_index_cache", None)
         self._level_codes = [
             np.concatenate([
-                np.arange(N_RESERVED, N_RESERVED + len(frequent)),
+                np.arange(reserved, reserved + len(frequent)),
                 np.full(len(rare), RARE_CODE),
                 [UNKNOWN_CODE],  # get_indexer's -1: not a known level
             ]).astype(np.int64)
             for frequent, rare in zip(self.categories_, self.infrequent_categories_, strict=True)
         ]
-        return self
 
     @property
     def _level_index(self):
@@ -193,7 +201,14 @@ class CategoricalFieldEncoder(_CodedFieldEncoder):
     def _encode_column(self, j, name, values):
         values = np.asarray(values, dtype=object)
         if pd.api.types.infer_dtype(values, skipna=True) == "mixed":  # maybe lists or tuples
-            _check_scalar_levels([v for v in values if not pd.api.types.is_scalar(v)], name)
+            nested = [v for v in values if not pd.api.types.is_scalar(v)]
+            if nested:
+                raise TypeError(
+                    f"Column {name!r} held scalar levels in fit but holds a "
+                    f"{type(nested[0]).__name__} now ({nested[0]!r}); a column of lists is a "
+                    "multi-valued field only when it is one in fit. Pass the column as in "
+                    "fit, or refit with its cells as lists."
+                )
         try:
             positions = self._level_index[j].get_indexer(values)
         except TypeError as exc:

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from ._input import _arrow_type_is, _column_names, _is_frame, check_supported_dtype
+from ._multivalued import holds_bags, weight_slot_of
 
 CONTINUOUS_STRATEGIES = ("embed", "bucketize")
 
@@ -102,8 +103,47 @@ def _override_strategies(X, continuous_overrides):
     return positions
 
 
+def _declared_multi_valued(X, multi_valued_features):
+    """Column positions that ``multi_valued_features`` declares multi-valued."""
+    if not multi_valued_features:
+        return set()
+    columns = list(X.columns) if _is_frame(X) else None
+    positions = set()
+    for key, separator in multi_valued_features.items():
+        if columns is None or key not in columns:
+            where = "X has no column names" if columns is None else f"columns are {columns}"
+            raise ValueError(f"`multi_valued_features` names column {key!r}, which is not in "
+                             f"X ({where}).")
+        if separator is not None and not (isinstance(separator, str) and separator):
+            raise ValueError(
+                f"`multi_valued_features[{key!r}]` must be the separator of its delimited "
+                f"strings (a non-empty string), or None for cells that are lists; got "
+                f"{separator!r}."
+            )
+        positions.add(columns.index(key))
+    return positions
+
+
+def _is_block_weight(X, j, name):
+    """Whether column ``j`` is a weight column of a multi-valued block the field transformer
+    emitted (``col:weight[i]`` beside a coded ``col[i]``), which passes through as it is."""
+    slot = weight_slot_of(name)
+    if slot is None or not _is_frame(X) or not pd.api.types.is_float_dtype(X.dtypes.iloc[j]):
+        return False
+    code = f"{slot[0]}[{slot[1]}]"
+    return code in X.columns and is_coded_dtype(X[code].dtype)
+
+
+def _holds_bags(X, j, dtype):
+    if _arrow_type_is(dtype, "is_list") or _arrow_type_is(dtype, "is_large_list"):
+        return True
+    if not pd.api.types.is_object_dtype(dtype):
+        return False
+    return holds_bags(X.iloc[:, j] if _is_frame(X) else X[:, j])
+
+
 def resolve_field_kinds(X, categorical_features="from_dtype", continuous="embed",
-                        continuous_overrides=None):
+                        continuous_overrides=None, multi_valued_features=None):
     """Decide the field kind of every column of ``X``.
 
     Parameters
@@ -117,11 +157,16 @@ def resolve_field_kinds(X, categorical_features="from_dtype", continuous="embed"
         How the other (numeric) columns become fields.
     continuous_overrides : dict, default=None
         Per-column strategy that replaces ``continuous``, keyed by column name or index.
+    multi_valued_features : dict, default=None
+        Columns of delimited strings (name -> separator) or of lists (name -> None) to
+        encode as multi-valued fields; object columns whose cells are lists, tuples, arrays
+        or mappings are multi-valued without it.
 
     Returns
     -------
     kinds : list of str
-        One of ``"coded"``, ``"categorical"``, ``"embed"``, ``"bucketize"`` per column.
+        One of ``"coded"``, ``"categorical"``, ``"multi_valued"``, ``"embed"``,
+        ``"bucketize"`` per column.
     """
     if continuous not in CONTINUOUS_STRATEGIES:
         raise ValueError(
@@ -129,12 +174,15 @@ def resolve_field_kinds(X, categorical_features="from_dtype", continuous="embed"
         )
     categorical = _categorical_mask(X, categorical_features)
     overrides = _override_strategies(X, continuous_overrides)
+    declared = _declared_multi_valued(X, multi_valued_features)
     dtypes = list(X.dtypes) if _is_frame(X) else [X.dtype] * X.shape[1]
     kinds = []
     for j, (name, dtype) in enumerate(zip(_column_names(X), dtypes, strict=True)):
         check_supported_dtype(dtype, name)
-        if is_coded_dtype(dtype):
+        if is_coded_dtype(dtype) or _is_block_weight(X, j, name):
             kinds.append("coded")
+        elif j in declared or _holds_bags(X, j, dtype):
+            kinds.append("multi_valued")
         elif categorical[j]:
             kinds.append("categorical")
         else:
@@ -153,22 +201,24 @@ class FieldSelector:
 
     Parameters
     ----------
-    kind : {"coded", "categorical", "embed", "bucketize"}
+    kind : {"coded", "categorical", "multi_valued", "embed", "bucketize"}
         The field kind this selector picks.
-    categorical_features, continuous, continuous_overrides
+    categorical_features, continuous, continuous_overrides, multi_valued_features
         As in :func:`resolve_field_kinds`.
     """
 
     def __init__(self, kind, categorical_features="from_dtype", continuous="embed",
-                 continuous_overrides=None):
+                 continuous_overrides=None, multi_valued_features=None):
         self.kind = kind
         self.categorical_features = categorical_features
         self.continuous = continuous
         self.continuous_overrides = continuous_overrides
+        self.multi_valued_features = multi_valued_features
 
     def __call__(self, X):
         kinds = resolve_field_kinds(
-            X, self.categorical_features, self.continuous, self.continuous_overrides
+            X, self.categorical_features, self.continuous, self.continuous_overrides,
+            getattr(self, "multi_valued_features", None),  # None: saved before 0.3
         )
         return [kind == self.kind for kind in kinds]
 

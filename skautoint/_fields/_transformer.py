@@ -14,27 +14,31 @@ from sklearn.utils.validation import check_is_fitted
 from ._categorical import CategoricalFieldEncoder
 from ._input import _check_table, _is_frame, check_field_input
 from ._kinds import CONTINUOUS_STRATEGIES, FieldSelector
+from ._multivalued import POOLINGS, MultiValuedFieldEncoder
 from ._numeric import FieldBucketizer, FieldScaler
 
 #: The steps of the inner column transformer, one per field kind, in the order they run.
-_STEPS = ("coded", "categorical", "embed", "bucketize")
+_STEPS = ("coded", "categorical", "multi_valued", "embed", "bucketize")
 
 
 class _FieldColumnTransformer(ColumnTransformer):
     """The :class:`~sklearn.compose.ColumnTransformer` inside :class:`FieldTransformer`.
 
-    Its steps are ``coded``, ``categorical``, ``embed`` and ``bucketize``, each with the
-    :class:`FieldSelector` of its kind; it puts their outputs (grouped by kind) back in input
-    column order.
+    Its steps are ``coded``, ``categorical``, ``multi_valued``, ``embed`` and ``bucketize``,
+    each with the :class:`FieldSelector` of its kind; it puts their outputs (grouped by kind)
+    back in input column order (a multi-valued column's block of columns in one piece).
     """
 
     def _input_order(self):
         """Permutation that puts the output (grouped by kind) back in input column order."""
-        positions = np.empty(sum(len(i) for i in self._transformer_to_input_indices.values()),
-                             dtype=np.int64)
+        n_outputs = max((s.stop for s in self.output_indices_.values()), default=0)
+        positions = np.empty(n_outputs, dtype=np.int64)
         for name, indices in self._transformer_to_input_indices.items():
             if name != "remainder" and len(indices):
-                positions[self.output_indices_[name]] = indices
+                step = self.named_transformers_[name]
+                # which of the step's input columns each of its outputs comes from
+                sources = getattr(step, "output_sources_", np.arange(len(indices)))
+                positions[self.output_indices_[name]] = np.asarray(indices)[sources]
         return np.argsort(positions, kind="stable")
 
     def _hstack(self, Xs, *, n_samples):
@@ -106,12 +110,24 @@ class FieldTransformer(TransformerMixin, BaseEstimator):
     n_bins : int or "auto", default="auto"
         Largest number of quantile buckets per bucketized column; ``"auto"`` takes one per
         250 rows, between 8 and 128.
+    multi_valued_features : dict, default=None
+        Columns of delimited strings to encode as multi-valued fields, name -> separator
+        (e.g. ``{"genres": "|"}``), or name -> None for a column of lists. Object columns
+        whose cells are lists, tuples, 1-D arrays or ``{level: weight}`` mappings are
+        multi-valued without it (see :class:`~skautoint._fields.MultiValuedFieldEncoder`).
+    multi_valued_pooling : {"mean", "sum", "sqrtn"}, default="mean"
+        How the level vectors of a multi-valued cell become the field's vector: their
+        (weighted) mean, sum, or sum over the square root of their number.
+    max_levels_per_cell : int or "auto", default="auto"
+        Slots of a multi-valued column: ``"auto"`` takes its longest cell in fit up to 16
+        levels, beyond that the 99th percentile of its cell lengths (at least 16, at most
+        64); longer cells keep their levels most frequent in fit.
 
     Attributes
     ----------
     column_transformer_ : ColumnTransformer
         The fitted :class:`~sklearn.compose.ColumnTransformer` that does the work; its steps
-        are ``coded``, ``categorical``, ``embed`` and ``bucketize`` (e.g.
+        are ``coded``, ``categorical``, ``multi_valued``, ``embed`` and ``bucketize`` (e.g.
         ``column_transformer_.named_transformers_["categorical"].categories_``).
     n_features_in_ : int
         Number of columns seen in ``fit``.
@@ -141,17 +157,25 @@ class FieldTransformer(TransformerMixin, BaseEstimator):
         "min_frequency": CategoricalFieldEncoder._parameter_constraints["min_frequency"],
         "max_categories": CategoricalFieldEncoder._parameter_constraints["max_categories"],
         "n_bins": FieldBucketizer._parameter_constraints["n_bins"],
+        "multi_valued_features": [dict, None],
+        "multi_valued_pooling": [StrOptions(set(POOLINGS))],
+        "max_levels_per_cell": MultiValuedFieldEncoder._parameter_constraints[
+            "max_levels_per_cell"],
     }
 
     def __init__(self, categorical_features="from_dtype", continuous="bucketize", *,
                  continuous_overrides=None, min_frequency=2, max_categories=None,
-                 n_bins="auto"):
+                 n_bins="auto", multi_valued_features=None, multi_valued_pooling="mean",
+                 max_levels_per_cell="auto"):
         self.categorical_features = categorical_features
         self.continuous = continuous
         self.continuous_overrides = continuous_overrides
         self.min_frequency = min_frequency
         self.max_categories = max_categories
         self.n_bins = n_bins
+        self.multi_valued_features = multi_valued_features
+        self.multi_valued_pooling = multi_valued_pooling
+        self.max_levels_per_cell = max_levels_per_cell
 
     def _new_column_transformer(self):
         """The unfitted inner column transformer, set to this transformer's output."""
@@ -159,11 +183,18 @@ class FieldTransformer(TransformerMixin, BaseEstimator):
             categorical_features=self.categorical_features,
             continuous=self.continuous,
             continuous_overrides=self.continuous_overrides,
+            multi_valued_features=self.multi_valued_features,
         )
+        separators = {name: separator for name, separator
+                      in (self.multi_valued_features or {}).items() if separator is not None}
         encoders = {
             "coded": "passthrough",
             "categorical": CategoricalFieldEncoder(min_frequency=self.min_frequency,
                                                    max_categories=self.max_categories),
+            "multi_valued": MultiValuedFieldEncoder(
+                min_frequency=self.min_frequency, max_categories=self.max_categories,
+                separators=separators or None, pooling=self.multi_valued_pooling,
+                max_levels_per_cell=self.max_levels_per_cell),
             "embed": FieldScaler(),
             "bucketize": FieldBucketizer(n_bins=self.n_bins),
         }
@@ -326,6 +357,9 @@ class FieldTransformer(TransformerMixin, BaseEstimator):
     def __setstate__(self, state):
         if "transformers" in state:
             state = _state_from_column_transformer(state)
+        # parameters added since the transformer was saved keep their defaults
+        state = {**{name: default for name, default in _DEFAULT_PARAMETERS.items()
+                    if name not in state}, **state}
         super().__setstate__(state)
 
     def __sklearn_tags__(self):
@@ -366,7 +400,8 @@ def _state_from_column_transformer(old):
 
 def make_field_transformer(categorical_features="from_dtype", continuous="bucketize", *,
                            continuous_overrides=None, min_frequency=2, max_categories=None,
-                           n_bins="auto"):
+                           n_bins="auto", multi_valued_features=None,
+                           multi_valued_pooling="mean", max_levels_per_cell="auto"):
     """Build the transformer that turns every column of a table into one AutoInt field.
 
     Categorical columns are ordinal-encoded with reserved codes for missing, unseen and rare
@@ -391,6 +426,14 @@ def make_field_transformer(categorical_features="from_dtype", continuous="bucket
         Keep at most this many levels per categorical column.
     n_bins : int or "auto", default="auto"
         Largest number of quantile buckets per bucketized column.
+    multi_valued_features : dict, default=None
+        Columns of delimited strings (name -> separator) or lists (name -> None) to encode as
+        multi-valued fields; columns of lists are detected without it.
+    multi_valued_pooling : {"mean", "sum", "sqrtn"}, default="mean"
+        Pooling of a multi-valued cell's level vectors.
+    max_levels_per_cell : int or "auto", default="auto"
+        Slots of a multi-valued column (``"auto"``: the longest cell up to 16 levels, else the
+        99th percentile of the cell lengths, between 16 and 64).
 
     Returns
     -------
@@ -415,5 +458,11 @@ def make_field_transformer(categorical_features="from_dtype", continuous="bucket
         min_frequency=min_frequency,
         max_categories=max_categories,
         n_bins=n_bins,
+        multi_valued_features=multi_valued_features,
+        multi_valued_pooling=multi_valued_pooling,
+        max_levels_per_cell=max_levels_per_cell,
     )
     return transformer.set_output(transform="pandas")
+
+
+_DEFAULT_PARAMETERS = FieldTransformer().get_params()
