@@ -164,12 +164,11 @@ def hist_gradient_boosting_multi_hot(seed, X, top=50):
         ("passthrough", numeric),
         (TopLevelsMultiHot(top), lists),
     )
-    mask = [True] * len(categorical) + [False] * (len(numeric) + top * len(lists))
     as_objects = FunctionTransformer(lambda X: X.astype(
         {c: object for c in categorical}).assign(**{c: X[c].where(X[c].notna(), np.nan)
                                                     for c in categorical}))
     return make_pipeline(as_objects, encode, HistGradientBoostingClassifier(
-        categorical_features=mask, random_state=seed))
+        categorical_features=list(range(len(categorical))), random_state=seed))
 
 
 class _Dropping:

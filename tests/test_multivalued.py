@@ -362,3 +362,24 @@ def test_a_warm_start_refuses_a_changed_pooling():
 def test_every_documented_case_has_its_test():
     missing = [name for name in DOCUMENTED.values() if not callable(globals().get(name))]
     assert missing == []
+
+
+@pytest.mark.parametrize("embedding_update", ["dense", "touched"])
+def test_distributed_fit_with_a_list_column_equals_the_fit_alone(embedding_update):
+    import socket
+
+    from torch import distributed as dist
+
+    X, y = _xor_table(1500)
+    params = {**QUICK, "embedding_update": embedding_update}
+    alone = AutoIntClassifier(**params).fit(X, y)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=0,
+                            world_size=1)
+    try:
+        grouped = AutoIntClassifier(**params, distributed=True).fit(X, y)
+    finally:
+        dist.destroy_process_group()
+    np.testing.assert_array_equal(grouped.predict_proba(X), alone.predict_proba(X))
