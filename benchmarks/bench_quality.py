@@ -62,9 +62,11 @@ from skautoint import AutoIntClassifier, AutoIntRegressor
 
 
 def _columns(X):
+    """Categorical and numeric columns (list columns are neither)."""
+    lists = _list_columns(X)
     categorical = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])
-                   and c not in _list_columns(X)]
-    return categorical, [c for c in X.columns if c not in categorical + _list_columns(X)]
+                   and c not in lists]
+    return categorical, [c for c in X.columns if c not in categorical + lists]
 
 
 def _list_columns(X):

@@ -9,14 +9,8 @@ from sklearn.utils.validation import check_is_fitted
 from ._input import _is_frame, _iter_columns, check_field_input
 
 
-def _coded_output(estimator, codes, n_codes, X):
-    """Return integer codes as an int64 array, or as category columns for pandas output.
-
-    The pandas form carries each field's code range in its dtype (categories ``0..n-1``),
-    which is how a downstream estimator learns the field sizes without refitting anything.
-    Polars output is refused: polars has no categorical type over integers, and plain
-    integer columns would be read downstream as numbers (bucketized), not as codes.
-    """
+def _refuse_polars(estimator):
+    """``estimator``'s output container; polars is refused for fields of codes."""
     container = _get_output_config("transform", estimator)["dense"]
     if container == "polars":
         raise ValueError(
@@ -25,6 +19,18 @@ def _coded_output(estimator, codes, n_codes, X):
             "numbers. Use set_output(transform='pandas'), what the AutoInt estimators read "
             "their field sizes from. Polars input is fine."
         )
+    return container
+
+
+def _coded_output(estimator, codes, n_codes, X):
+    """Return integer codes as an int64 array, or as category columns for pandas output.
+
+    The pandas form carries each field's code range in its dtype (categories ``0..n-1``),
+    which is how a downstream estimator learns the field sizes without refitting anything.
+    Polars output is refused: polars has no categorical type over integers, and plain
+    integer columns would be read downstream as numbers (bucketized), not as codes.
+    """
+    container = _refuse_polars(estimator)
     if container != "pandas":
         return codes
     columns = {

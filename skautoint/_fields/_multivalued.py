@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import check_is_fitted
 
 from ..exceptions import TruncatedCellsWarning
@@ -20,6 +19,7 @@ from ._categorical import (
     CategoricalFieldEncoder,
     _level_counts,
 )
+from ._coded import _refuse_polars
 from ._input import _is_frame, _iter_columns, check_field_input
 
 #: How the level vectors of a cell are pooled into the field's vector: their mean, their
@@ -161,6 +161,31 @@ class MultiValuedFieldEncoder(CategoricalFieldEncoder):
         self : MultiValuedFieldEncoder
             Fitted encoder.
         """
+        self._fit_bags(X)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit_transform(self, X, y=None):
+        """Fit, then encode the same rows, reading their cells once.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Multi-valued columns.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        blocks : ndarray of float64 or DataFrame
+            As :meth:`transform` returns them.
+        """
+        X, bags = self._fit_bags(X)
+        return self._output([self._encode_bags(j, name, bag)
+                             for j, (name, bag) in enumerate(bags)], X)
+
+    def _fit_bags(self, X):
+        """Fit on ``X``; return it checked, with every column's ``(name, bags)``."""
         X = check_field_input(self, X, reset=True)
         bags = [(name, _read_bags(values, name, self._separator(name)))
                 for name, values in _iter_columns(X)]
@@ -175,7 +200,7 @@ class MultiValuedFieldEncoder(CategoricalFieldEncoder):
             np.concatenate([column_counts.reindex(index).to_numpy(dtype=np.int64), [0]])
             for (_, column_counts), index in zip(counts, self._level_index, strict=True)
         ]
-        return self
+        return X, bags
 
     def _separator(self, name):
         return None if self.separators is None else self.separators.get(name)
@@ -217,14 +242,14 @@ class MultiValuedFieldEncoder(CategoricalFieldEncoder):
         """
         check_is_fitted(self)
         X = check_field_input(self, X, reset=False)
-        blocks = [self._encode_bags(j, name, values)
-                  for j, (name, values) in enumerate(_iter_columns(X))]
-        container = _get_output_config("transform", self)["dense"]
-        if container == "polars":
-            raise ValueError(
-                "Multi-valued fields cannot be output as a polars DataFrame: their codes need "
-                "a categorical type over integers. Use set_output(transform='pandas')."
-            )
+        return self._output(
+            [self._encode_bags(j, name, _read_bags(values, name, self._separator(name),
+                                                   fitted=True))
+             for j, (name, values) in enumerate(_iter_columns(X))], X)
+
+    def _output(self, blocks, X):
+        """The blocks of every column in the configured container."""
+        container = _refuse_polars(self)
         names = self.get_feature_names_out()
         if container != "pandas":
             return np.hstack([np.hstack([np.where(codes < 0, np.nan, codes), weights])
@@ -240,9 +265,8 @@ class MultiValuedFieldEncoder(CategoricalFieldEncoder):
             start += weights.shape[1]
         return pd.DataFrame(columns, index=X.index if _is_frame(X) else None, copy=False)
 
-    def _encode_bags(self, j, name, values):
-        """``(codes, weights)`` of shape (n_rows, n_slots) for one column."""
-        bag = _read_bags(values, name, self._separator(name), fitted=True)
+    def _encode_bags(self, j, name, bag):
+        """``(codes, weights)`` of shape (n_rows, n_slots) for one column's bags."""
         n_rows, n_slots = len(bag.lengths), int(self.n_slots_[j])
         try:
             positions = self._level_index[j].get_indexer(bag.levels)
@@ -303,8 +327,7 @@ class _Bags:
 
 def _read_bags(values, column, separator, fitted=False):
     """Flatten one column's cells, refusing what is not a bag of scalar levels."""
-    cells = np.asarray(values, dtype=object) if not isinstance(values, pd.Series) else \
-        values.to_numpy(dtype=object)
+    cells = np.asarray(values, dtype=object)
     levels, weights, lengths = [], [], np.zeros(len(cells), dtype=np.int64)
     missing = np.zeros(len(cells), dtype=bool)
     for i, cell in enumerate(cells):
