@@ -4,7 +4,8 @@ Each loader returns ``(X_train, y_train, X_test, y_test)``: raw DataFrames (cate
 as pandas ``string``, numeric as float) and integer targets (float targets for the regression
 sets). The splits never change with the benchmark seed: Adult keeps its official train/test
 files; every other set is split once, 80/20 with ``random_state=0`` (stratified by class for
-classification, plain for regression). The files are read in place and never copied.
+classification, plain for regression; ``movielens_history(split="new_users")`` by user). The
+files are read in place and never copied.
 """
 
 import gzip
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -96,11 +97,16 @@ def movielens_genres(genres, data=DATA):
     return _split(X, (rating >= 4).astype(int))
 
 
-def movielens_history(data=DATA, history=10):
+def movielens_history(data=DATA, history=10, split="ratings"):
     """MovieLens-100k as CTR with list columns that carry signal: each rating (liked = rating
     >= 4) with the film's genres and the user's last ``history`` liked and disliked (rating
     <= 2) films and their genres, all from strictly earlier ratings, so nothing of the
-    target leaks; user, film and the user's attributes beside them."""
+    target leaks; user, film and the user's attributes beside them.
+
+    ``split="ratings"`` splits the ratings 80/20 (every user is in both sides);
+    ``split="new_users"`` holds out 20% of the users with all their ratings
+    (``GroupShuffleSplit``, ``random_state=0``) and drops ``user_id``, which no test row
+    could use: a new user is known by their attributes and their history only."""
     ratings, users, items, names = _movielens_tables(data)
     flags = items.set_index("item_id")[names].to_numpy(dtype=bool)
     genre_lists = {item: list(np.asarray(names)[row])
@@ -131,7 +137,21 @@ def movielens_history(data=DATA, history=10):
                "disliked_items", "liked_genres", "release_year"]]
     X = _as_strings(X, ["user_id", "item_id", "gender", "occupation"]).astype(
         {"age": "float64", "release_year": "float64"})
-    return _split(X, (frame["rating"] >= 4).astype(int))
+    y = (frame["rating"] >= 4).astype(int)
+    if split == "ratings":
+        return _split(X, y)
+    train, test = next(GroupShuffleSplit(n_splits=1, test_size=0.2, random_state=0).split(
+        X, y, groups=X["user_id"]))
+    X = X.drop(columns="user_id")
+    return (X.iloc[train].reset_index(drop=True), y.iloc[train].to_numpy(),
+            X.iloc[test].reset_index(drop=True), y.iloc[test].to_numpy())
+
+
+def movielens_history_no_id(data=DATA):
+    """``movielens_history`` without ``user_id``: each user known by their attributes and
+    history only (the ratings split as in ``movielens_history``)."""
+    X_train, y_train, X_test, y_test = movielens_history(data)
+    return X_train.drop(columns="user_id"), y_train, X_test.drop(columns="user_id"), y_test
 
 
 #: The list columns of ``movielens_history``.

@@ -19,9 +19,11 @@ Run (about 30 minutes on 2 cores for everything)::
 
 ``--lists`` compares, on MovieLens, the genres as one multi-valued field against 19 binary
 columns, one joined level and no genres; and on ``movielens_history`` (the film's genres and
-the user's last liked and disliked films, as lists) skautoint with and without its list
-columns against HistGradientBoosting on a multi-hot of each list column's 50 most frequent
-levels.
+the user's last liked and disliked films, as lists; also without ``user_id``, and with 20% of
+the users held out as new users) skautoint with and without its list columns against
+HistGradientBoosting on a multi-hot of each list column's 50 most frequent levels.
+``--datasets`` picks among ``movielens_genres``, ``movielens_history``,
+``movielens_history_no_id`` and ``movielens_history_new_users``.
 """
 
 import argparse
@@ -187,24 +189,38 @@ class _Dropping:
         return self.model.predict_proba(X.drop(columns=self.columns))
 
 
-def list_column_runs(seeds):
-    """The runs of ``--lists``: (data set, loader, models) per table."""
+#: The viewing-history sets of ``--lists``: every user in both sides (with and without their
+#: identifier), and new users (20% of the users held out, known by attributes and history).
+HISTORY_SETS = {
+    "movielens_history": datasets.movielens_history,
+    "movielens_history_no_id": datasets.movielens_history_no_id,
+    "movielens_history_new_users": functools.partial(datasets.movielens_history,
+                                                     split="new_users"),
+}
+#: The data sets ``--lists --datasets`` chooses from.
+LIST_SETS = ["movielens_genres", *HISTORY_SETS]
+
+
+def list_column_runs():
+    """The runs of ``--lists``: (data set of ``LIST_SETS``, loader, models), one per form of
+    the MovieLens genres and one per history set."""
     genre_forms = {
         "genres as one multi-valued field": "list", "19 binary genre columns": "binary",
         "genres as one joined level (before)": "joined", "genres dropped": "dropped"}
-    yield from ((f"movielens, skautoint, {name}",
-                 functools.partial(datasets.movielens_genres, form),
+    yield from (("movielens_genres", functools.partial(datasets.movielens_genres, form),
                  {name: lambda seed, X: skautoint(seed)})
                 for name, form in genre_forms.items())
     lists = datasets.HISTORY_LISTS
-    yield ("movielens_history", datasets.movielens_history, {
+    models = {
         "skautoint, with the list columns": lambda seed, X: skautoint(seed),
         "skautoint, without the list columns": lambda seed, X: _Dropping(skautoint(seed),
                                                                          lists),
         "HistGradientBoosting, multi-hot of the top 50 levels": hist_gradient_boosting_multi_hot,
         "HistGradientBoosting, without the list columns": lambda seed, X: _Dropping(
             hist_gradient_boosting(seed, X.drop(columns=lists)), lists),
-    })
+    }
+    for name, loader in HISTORY_SETS.items():
+        yield name, loader, models
 
 
 class LightGBM:
@@ -476,7 +492,11 @@ def main():
                              "viewing history)")
     args = parser.parse_args()
     if args.lists:
-        return list_columns_report(args.seeds)
+        names = None if args.datasets is None else args.datasets.split(",")
+        unknown = [name for name in names or [] if name not in LIST_SETS]
+        if unknown:
+            parser.error(f"unknown --lists data set(s) {unknown}; choose from {LIST_SETS}")
+        return list_columns_report(args.seeds, names)
     names = (DEFAULT_SETS[args.task] if args.datasets is None else args.datasets.split(","))
     unknown = [name for name in names if name not in SETS]
     if unknown:
@@ -502,17 +522,22 @@ def main():
         print("\n".join(regression_verdicts(ratios)), flush=True)
 
 
-def list_columns_report(seeds):
-    """Print the ``--lists`` tables: the genre forms in one table, then the history set."""
+def list_columns_report(seeds, names=None):
+    """Print the ``--lists`` tables (those of ``names``, default all of ``LIST_SETS``): the
+    genre forms in one table, then each history set."""
+    names = LIST_SETS if names is None else names
     genre_rows, tables = [], {}
-    for name, loader, models in list_column_runs(seeds):
+    for name, loader, models in list_column_runs():
+        if name not in names:
+            continue
         results = run(loader, models, seeds)
-        if name.startswith("movielens, skautoint"):
+        if name == "movielens_genres":
             genre_rows.append(results)
         else:
             tables[name] = results
-    tables = {"movielens (skautoint defaults; the genres in four forms)":
-              pd.concat(genre_rows), **tables}
+    if genre_rows:
+        tables = {"movielens (skautoint defaults; the genres in four forms)":
+                  pd.concat(genre_rows), **tables}
     for name, results in tables.items():
         print(f"\n### {name} ({seeds} seeds, mean ± std)\n")
         table = summary(results)
