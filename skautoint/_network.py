@@ -216,6 +216,23 @@ class InteractingLayer(nn.Module):
         batch, n_fields, _ = x.shape
         return linear(x.reshape(batch, -1)).view(batch, n_fields, -1)
 
+    def attend(self, q, k):
+        """Attention weights from queries and keys: ``softmax_k(<q_m, k_k> / s)``.
+
+        Parameters
+        ----------
+        q, k : Tensor of shape (batch, n_fields, n_heads, attention_dim)
+
+        Returns
+        -------
+        Tensor of shape (batch, n_heads, n_fields, n_fields)
+            Each row sums to 1 over the last axis.
+        """
+        scores = torch.einsum("bmhd,bkhd->bhmk", q, k)
+        if self.attention_scaling:
+            scores = scores / math.sqrt(self.attention_dim)
+        return torch.softmax(scores, dim=-1)
+
     def forward(self, x):
         """Apply the layer.
 
@@ -231,10 +248,7 @@ class InteractingLayer(nn.Module):
         """
         batch, n_fields, _ = x.shape
         q, k, v = self.qkv(x).view(batch, n_fields, 3, self.n_heads, self.attention_dim).unbind(2)
-        scores = torch.einsum("bmhd,bkhd->bhmk", q, k)
-        if self.attention_scaling:
-            scores = scores / math.sqrt(self.attention_dim)
-        attention = torch.softmax(scores, dim=-1)
+        attention = self.attend(q, k)
         mixed = attention if self.dropout is None else self.dropout(attention)
         out = torch.einsum("bhmk,bkhd->bmhd", mixed, v).reshape(batch, n_fields, self.heads_dim)
         if self.output_projection is not None:

@@ -5,13 +5,18 @@ plots, ``display.plot(ax=...)`` re-plots, and the matplotlib objects are kept as
 ``figure_``. matplotlib is only imported when something is plotted.
 """
 
+import itertools
+import numbers
+
 import numpy as np
 import pandas as pd
+from sklearn.utils import check_random_state
 
 from ._estimators import final_estimator
 from ._fields import as_pandas
 
-__all__ = ["AttentionMapDisplay", "TrainingCurveDisplay", "rank_field_pairs"]
+__all__ = ["AttentionMapDisplay", "TrainingCurveDisplay", "attention_entropy",
+           "rank_field_pairs", "rank_interactions"]
 
 
 def _select_map(mean, layer, head):
@@ -70,6 +75,222 @@ def rank_field_pairs(attention, *, layer=None, head=None):
         "field_b": names[second[order]],
         "strength": strength[order],
     })
+
+
+def attention_entropy(attention):
+    """How far each layer and head is from attending to every field equally.
+
+    For every row and every field ``m`` of it, the entropy of its attention weights
+    ``a[m, :]`` is divided by that of the uniform distribution, ``log(n_fields)``: 1 means
+    the field mixes all fields with equal weights (its map explains nothing), values near 0
+    that it attends to one field. Read this before an attention map: averaged maps of
+    near-uniform attention still rank pairs, by differences in the third decimal.
+
+    Parameters
+    ----------
+    attention : Bunch
+        The output of an estimator's ``attention_weights`` with ``per_row=True`` (the entropy
+        of an averaged map is not the average entropy).
+
+    Returns
+    -------
+    entropy : DataFrame
+        One row per layer and head: ``layer``, ``head``, ``relative_entropy`` (the mean over
+        rows and fields, in [0, 1]) and ``top_weight`` (the median over rows and fields of
+        the largest weight; ``1 / n_fields`` for uniform attention).
+
+    Raises
+    ------
+    ValueError
+        When ``attention`` holds no per-row maps.
+
+    Examples
+    --------
+    >>> from skautoint import AutoIntClassifier
+    >>> from skautoint.datasets import load_adult
+    >>> from skautoint.inspection import attention_entropy
+    >>> X, y = load_adult(return_X_y=True)
+    >>> clf = AutoIntClassifier(max_epochs=2, random_state=0).fit(X[:1000], y[:1000])
+    >>> entropy = attention_entropy(clf.attention_weights(X[:200]))
+    >>> entropy.columns.tolist(), len(entropy) == 3 * 2
+    (['layer', 'head', 'relative_entropy', 'top_weight'], True)
+    """
+    if "per_row" not in attention:
+        raise ValueError("attention_entropy needs the per-row maps: call attention_weights "
+                         "with per_row=True.")
+    weights = np.asarray(attention["per_row"], dtype=np.float64)
+    n_layers, n_heads, n_fields = weights.shape[1], weights.shape[2], weights.shape[-1]
+    if n_fields < 2:
+        raise ValueError("attention_entropy needs at least 2 fields; the model has "
+                         f"{n_fields}.")
+    entropy = -(weights * np.log(np.clip(weights, np.finfo(np.float64).tiny, None))).sum(-1)
+    relative = entropy / np.log(n_fields)  # (rows, layers, heads, fields)
+    layer, head = np.meshgrid(np.arange(n_layers), np.arange(n_heads), indexing="ij")
+    return pd.DataFrame({
+        "layer": layer.ravel(),
+        "head": head.ravel(),
+        "relative_entropy": relative.mean(axis=(0, 3)).ravel(),
+        "top_weight": np.median(weights.max(axis=-1), axis=(0, 3)).ravel(),
+    })
+
+
+#: ``response_method`` of :func:`rank_interactions`, as in scikit-learn's partial dependence.
+RESPONSE_METHODS = ("auto", "predict_proba", "decision_function", "predict")
+
+
+def _response_function(estimator, response_method):
+    """The estimator's method that :func:`rank_interactions` reads, as a function returning
+    (n_rows, n_outputs); a binary classifier's probabilities are the positive class's."""
+    if response_method not in RESPONSE_METHODS:
+        raise ValueError(f"response_method must be one of {RESPONSE_METHODS}; got "
+                         f"{response_method!r}.")
+    names = (["predict_proba", "decision_function", "predict"] if response_method == "auto"
+             else [response_method])
+    name = next((name for name in names if hasattr(estimator, name)), None)
+    if name is None:
+        raise ValueError(f"{type(estimator).__name__} has no {response_method}.")
+    method = getattr(estimator, name)
+
+    def response(X):
+        values = np.asarray(method(X), dtype=np.float64).reshape(len(X), -1)
+        return values[:, 1:] if name == "predict_proba" and values.shape[1] == 2 else values
+
+    return response
+
+
+def _level_codes(column):
+    """Codes 0, 1, ... per row, equal where the cells are equal (every row its own code
+    where cells, such as lists, cannot be compared as keys), and the first row of each."""
+    try:
+        codes, _ = pd.factorize(column, use_na_sentinel=False)
+    except TypeError:  # unhashable cells (lists)
+        codes = np.arange(len(column))
+    _, first, codes = np.unique(codes, return_index=True, return_inverse=True)
+    return codes, first
+
+
+class _PartialDependence:
+    """Centred partial dependence of a model on one column or a pair, at the sample's rows."""
+
+    def __init__(self, response, sample, batch_rows):
+        self.response, self.sample, self.batch_rows = response, sample, batch_rows
+
+    def at_rows(self, columns, codes, first):
+        """Mean response over the sample with ``columns`` set to each row's own values
+        (``codes`` groups the rows whose values are equal; ``first`` is each code's row),
+        centred over the rows: shape (n_rows, n_outputs)."""
+        n = len(self.sample)
+        per_code_rows = max(1, self.batch_rows // n)
+        means = []
+        for start in range(0, len(first), per_code_rows):
+            chosen = first[start:start + per_code_rows]
+            frame = self.sample.iloc[np.tile(np.arange(n), len(chosen))].reset_index(drop=True)
+            for column in columns:
+                values = self.sample[column].iloc[np.repeat(chosen, n)].reset_index(drop=True)
+                frame[column] = values
+            response = self.response(frame)
+            means.append(response.reshape(len(chosen), n, -1).mean(axis=1))
+        dependence = np.concatenate(means)[codes]
+        return dependence - dependence.mean(axis=0)
+
+
+def rank_interactions(estimator, X, *, columns=None, response_method="auto", n_rows=100,
+                      random_state=None, batch_rows=50_000):
+    """Rank pairs of columns by how much they interact in a fitted model's predictions.
+
+    A model-agnostic measure, for any estimator that predicts on ``X`` (a skautoint model,
+    a Pipeline, gradient boosting): Friedman and Popescu's H statistic, computed from partial
+    dependence on a sample of rows. For a pair ``(j, k)``, ``PD_jk`` is the model's mean
+    output over the sample with both columns set to a row's values, ``PD_j`` and ``PD_k`` the
+    same for each column alone (each centred over the sample); what the pair adds beyond the
+    two alone is ``PD_jk - PD_j - PD_k``, zero for a model additive in ``j`` and ``k``.
+
+    The scale is part of the question: a model additive in probabilities is not additive in
+    logits, and the reverse. ``response_method`` chooses, as in
+    :func:`sklearn.inspection.partial_dependence` (probabilities by default).
+
+    Unlike attention weights (:func:`rank_field_pairs`), this measures what the predictions
+    do: on Adult with a target partly rewritten from two real columns, it ranks the planted
+    pair first where the attention of the default model is uniform and ranks nothing (see
+    ``benchmarks/bench_attention.py --planted``).
+
+    Parameters
+    ----------
+    estimator : fitted estimator
+        With ``decision_function``, ``predict_proba`` or ``predict`` on frames like ``X``.
+    X : DataFrame
+        Rows to sample from, with the columns the estimator was fitted on (polars and
+        pyarrow frames are read as the equivalent pandas frame).
+    columns : list of str, default=None
+        The columns whose pairs are ranked; ``None`` takes every column. The cost grows with
+        their number: about ``(n_columns + n_pairs) * n_rows**2`` predictions at most
+        (fewer where a column has fewer distinct values in the sample than rows).
+    response_method : {"auto", "predict_proba", "decision_function", "predict"}, \
+            default="auto"
+        The output whose interactions are measured: ``"auto"`` takes ``predict_proba``,
+        else ``decision_function``, else ``predict``. A binary classifier's probabilities are
+        those of its positive class; a multiclass model sums the squares over its classes.
+    n_rows : int, default=100
+        Rows sampled from ``X`` (all of them when ``X`` has fewer).
+    random_state : int, RandomState instance or None, default=None
+        Draws the sample.
+    batch_rows : int, default=50_000
+        Largest frame passed to the estimator at once.
+
+    Returns
+    -------
+    pairs : DataFrame
+        Columns ``field_a``, ``field_b``, ``strength`` (the root mean square over the sample
+        of the pair's pure interaction ``PD_jk - PD_j - PD_k``, in the units of the chosen
+        output) and ``h_squared`` (the same sum of squares over that
+        of ``PD_jk``: the share of the pair's joint effect that is interaction, noisy where
+        the joint effect is small), strongest pair first.
+
+    Examples
+    --------
+    >>> from skautoint import AutoIntClassifier
+    >>> from skautoint.datasets import load_adult
+    >>> from skautoint.inspection import rank_interactions
+    >>> X, y = load_adult(return_X_y=True)
+    >>> clf = AutoIntClassifier(max_epochs=2, random_state=0).fit(X[:1000], y[:1000])
+    >>> pairs = rank_interactions(clf, X[:500], columns=["age", "sex", "education"],
+    ...                           n_rows=30, random_state=0)
+    >>> pairs.columns.tolist(), len(pairs)
+    (['field_a', 'field_b', 'strength', 'h_squared'], 3)
+    """
+    X = as_pandas(X)
+    if not isinstance(X, pd.DataFrame):
+        raise TypeError(f"rank_interactions needs X as a DataFrame with column names; got "
+                        f"{type(X).__name__}.")
+    columns = list(X.columns) if columns is None else list(columns)
+    missing = [column for column in columns if column not in X.columns]
+    if missing:
+        raise ValueError(f"columns {missing} are not columns of X.")
+    if len(set(columns)) < 2:
+        raise ValueError(f"rank_interactions needs at least 2 distinct columns; got {columns}.")
+    if not (isinstance(n_rows, numbers.Integral) and n_rows >= 2):
+        raise ValueError(f"n_rows must be an integer of at least 2; got {n_rows!r}.")
+    rng = check_random_state(random_state)
+    rows = (np.arange(len(X)) if len(X) <= n_rows
+            else np.sort(rng.choice(len(X), size=n_rows, replace=False)))
+    sample = X.iloc[rows].reset_index(drop=True)
+    dependence = _PartialDependence(_response_function(estimator, response_method), sample,
+                                    batch_rows)
+    codes = {column: _level_codes(sample[column]) for column in columns}
+    single = {column: dependence.at_rows([column], *codes[column]) for column in columns}
+    records = []
+    for a, b in itertools.combinations(columns, 2):
+        pair_codes, first = _level_codes(codes[a][0] * len(sample) + codes[b][0])
+        joint = dependence.at_rows([a, b], pair_codes, first)
+        pure = joint - single[a] - single[b]
+        squares = float((pure ** 2).sum())
+        joint_squares = float((joint ** 2).sum())
+        records.append({"field_a": a, "field_b": b,
+                        "strength": np.sqrt(squares / len(sample)),
+                        "h_squared": squares / joint_squares if joint_squares > 0 else 0.0})
+    pairs = pd.DataFrame.from_records(records, columns=["field_a", "field_b", "strength",
+                                                        "h_squared"])
+    return pairs.sort_values("strength", ascending=False, kind="stable").reset_index(drop=True)
 
 
 class AttentionMapDisplay:

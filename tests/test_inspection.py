@@ -13,7 +13,13 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from skautoint import AutoIntClassifier
-from skautoint.inspection import AttentionMapDisplay, TrainingCurveDisplay, rank_field_pairs
+from skautoint.inspection import (
+    AttentionMapDisplay,
+    TrainingCurveDisplay,
+    attention_entropy,
+    rank_field_pairs,
+    rank_interactions,
+)
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -53,6 +59,31 @@ def test_attention_weights_need_an_interacting_layer(adult_small):
         clf.attention_weights(X[:5])
 
 
+def test_attention_entropy_is_1_for_uniform_maps_and_0_for_one_hot_maps():
+    n_fields = 5
+    uniform = np.full((4, 1, 1, n_fields, n_fields), 1 / n_fields)
+    one_hot = np.broadcast_to(np.eye(n_fields), (4, 1, 1, n_fields, n_fields))
+    per_row = np.concatenate([uniform, one_hot], axis=1)  # layer 0 uniform, layer 1 one-hot
+    table = attention_entropy({"per_row": per_row, "field_names": list("abcde")})
+    assert table[["layer", "head"]].to_numpy().tolist() == [[0, 0], [1, 0]]
+    np.testing.assert_allclose(table["relative_entropy"], [1.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(table["top_weight"], [1 / n_fields, 1.0])
+
+
+def test_attention_entropy_of_a_fitted_model_per_layer_and_head(fitted):
+    clf, X = fitted
+    attention = clf.attention_weights(X)
+    table = attention_entropy(attention)
+    assert len(table) == clf.n_layers * clf.n_heads
+    assert table["relative_entropy"].between(0, 1).all()
+    weights = attention.per_row[:, 1, 0]  # layer 1, head 0, by hand
+    expected = (-(weights * np.log(weights)).sum(-1) / np.log(X.shape[1])).mean()
+    row = table[(table["layer"] == 1) & (table["head"] == 0)]
+    np.testing.assert_allclose(row["relative_entropy"], expected, rtol=1e-6)
+    with pytest.raises(ValueError, match="per_row=True"):
+        attention_entropy(clf.attention_weights(X, per_row=False))
+
+
 def test_planted_pairwise_interaction_is_the_top_ranked_pair():
     # Eight fields of 6 levels; the label depends only on the pair (c, f) through a random
     # 6x6 table of logits, which no single field explains.
@@ -67,6 +98,83 @@ def test_planted_pairwise_interaction_is_the_top_ranked_pair():
     assert {pairs.field_a[0], pairs.field_b[0]} == {"c", "f"}
     assert pairs.strength[0] - pairs.strength[1] > 0.02
     assert len(pairs) == 8 * 7 // 2 and pairs.strength.is_monotonic_decreasing
+
+
+class _Formula:
+    """A known model: ``predict`` is a formula of named columns."""
+
+    def __init__(self, formula):
+        self.formula = formula
+
+    def predict(self, X):
+        return self.formula(X)
+
+
+def test_rank_interactions_finds_the_pair_of_a_known_formula_and_nothing_in_a_sum():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.choice(["x", "y", "z"], 300), "b": rng.normal(size=300),
+                      "c": rng.normal(size=300), "d": rng.choice(["p", "q"], 300)})
+    pairs = rank_interactions(_Formula(lambda X: X["a"].map({"x": 1.0, "y": -1.0, "z": 0.5})
+                                       .to_numpy() * X["b"].to_numpy() + X["c"].to_numpy()),
+                              X, n_rows=60, random_state=0)
+    assert pairs.columns.tolist() == ["field_a", "field_b", "strength", "h_squared"]
+    assert {pairs.field_a[0], pairs.field_b[0]} == {"a", "b"} and len(pairs) == 6
+    assert pairs.strength[0] > 0.3 and (pairs.strength[1:] < 1e-9).all()
+    assert 0.8 < pairs.h_squared[0] <= 1.0  # mostly interaction (the signs' mean is not 0)
+    additive = rank_interactions(_Formula(lambda X: X["b"].to_numpy() ** 2
+                                          + (X["d"] == "p").to_numpy() * 3.0),
+                                 X, n_rows=60, random_state=0)
+    assert (additive.strength < 1e-9).all()
+
+
+def test_rank_interactions_ranks_a_pair_planted_in_real_adult_columns_first(adult):
+    # Half the labels rewritten as "the signs of occupation and relationship agree" (half
+    # of each column's levels +1, the others -1): a pure interaction of two real columns.
+    X, y, _, _ = adult
+    X, y = X.iloc[:6000].reset_index(drop=True), (y.iloc[:6000] == ">50K").to_numpy()
+    rng = np.random.default_rng(1)
+    agree = np.ones(len(X))
+    for column in ["occupation", "relationship"]:
+        levels = X[column].dropna().unique()
+        signs = dict(zip(levels, rng.permutation(np.resize([1.0, -1.0], len(levels))),
+                         strict=True))
+        agree *= X[column].map(signs).fillna(1.0).to_numpy(dtype=float)
+    y = np.where(rng.random(len(X)) < 0.5, agree > 0, y).astype(int)
+    clf = AutoIntClassifier(random_state=0).fit(X[:5000], y[:5000])
+    pairs = rank_interactions(clf, X[5000:], n_rows=40, random_state=0)
+    assert {pairs.field_a[0], pairs.field_b[0]} == {"occupation", "relationship"}
+    assert pairs.strength[0] > 2 * pairs.strength[1]
+    assert len(pairs) == 14 * 13 // 2
+
+
+def test_rank_interactions_reads_list_cells_and_each_output_scale(fitted):
+    clf, X = fitted
+    columns = ["age", "sex", "education"]
+    by_proba = rank_interactions(clf, X, columns=columns, n_rows=20, random_state=0)
+    by_logit = rank_interactions(clf, X, columns=columns, n_rows=20, random_state=0,
+                                 response_method="decision_function")
+    assert set(map(frozenset, by_proba[["field_a", "field_b"]].to_numpy())) == set(
+        map(frozenset, by_logit[["field_a", "field_b"]].to_numpy()))
+    assert not np.allclose(by_proba.strength.sort_values(), by_logit.strength.sort_values())
+    bags = pd.DataFrame({"tags": [["a"], ["a", "b"], [], ["b", "b"]] * 5,
+                         "n": np.arange(20.0)})
+    pairs = rank_interactions(_Formula(lambda X: X["tags"].map(len).to_numpy() * X["n"]),
+                              bags, n_rows=20)
+    assert pairs.strength[0] > 1
+
+
+def test_rank_interactions_refuses_bad_arguments_by_name(fitted):
+    clf, X = fitted
+    with pytest.raises(ValueError, match=r"columns \['nope'\] are not columns of X"):
+        rank_interactions(clf, X, columns=["age", "nope"])
+    with pytest.raises(ValueError, match="at least 2 distinct columns"):
+        rank_interactions(clf, X, columns=["age", "age"])
+    with pytest.raises(ValueError, match="n_rows must be an integer of at least 2"):
+        rank_interactions(clf, X, n_rows=1)
+    with pytest.raises(ValueError, match="response_method must be one of"):
+        rank_interactions(clf, X, response_method="predict_log_proba")
+    with pytest.raises(TypeError, match="needs X as a DataFrame"):
+        rank_interactions(clf, X.to_numpy())
 
 
 def test_rank_field_pairs_rejects_a_layer_or_head_out_of_range(fitted):
