@@ -246,6 +246,14 @@ def rank_interactions(estimator, X, *, columns=None, response_method="auto", n_r
         of ``PD_jk``: the share of the pair's joint effect that is interaction, noisy where
         the joint effect is small), strongest pair first.
 
+    Notes
+    -----
+    Partial dependence sets a column to values that may never occur with the rest of a row
+    (a film with another film's release year): for columns that depend on each other, such
+    as an identifier and its attributes, a pair's measure also reflects what the model does
+    off the data. Both columns of a pair are set together, so ``PD_jk`` itself stays on
+    observed pairs of values.
+
     Examples
     --------
     >>> from skautoint import AutoIntClassifier
@@ -329,7 +337,7 @@ class AttentionMapDisplay:
 
     @classmethod
     def from_estimator(cls, estimator, X, *, layer=None, head=None, row=None, ax=None,
-                       cmap="viridis", colorbar=True):
+                       scale="uniform", cmap=None, colorbar=True):
         """Compute the attention map of a fitted estimator on ``X`` and plot it.
 
         Parameters
@@ -346,10 +354,8 @@ class AttentionMapDisplay:
             Position of one row of ``X`` to explain; ``None`` averages the maps over ``X``.
         ax : matplotlib Axes, default=None
             Where to plot; a new figure when ``None``.
-        cmap : str or Colormap, default="viridis"
-            Colour map of the heatmap.
-        colorbar : bool, default=True
-            Draw a colour bar.
+        scale, cmap, colorbar
+            The colour scale, colour map and colour bar; see :meth:`plot`.
 
         Returns
         -------
@@ -370,17 +376,25 @@ class AttentionMapDisplay:
             pairs=rank_field_pairs(attention, layer=layer, head=head),
             title=f"Attention: {which_layer}, {which_head}, {what}",
         )
-        return display.plot(ax=ax, cmap=cmap, colorbar=colorbar)
+        return display.plot(ax=ax, scale=scale, cmap=cmap, colorbar=colorbar)
 
-    def plot(self, ax=None, *, cmap="viridis", colorbar=True):
+    def plot(self, ax=None, *, scale="uniform", cmap=None, colorbar=True):
         """Plot the heatmap.
 
         Parameters
         ----------
         ax : matplotlib Axes, default=None
             Where to plot; a new figure when ``None``.
-        cmap : str or Colormap, default="viridis"
-            Colour map.
+        scale : {"uniform", "range"}, default="uniform"
+            ``"uniform"``: a diverging scale centred on uniform attention, ``1 / n_fields``
+            (white), from 0 to at least twice that, so that a map of near-uniform attention
+            looks flat and a pair stands out only by what it really weighs. ``"range"``: the
+            scale spans the map's own smallest to largest weight, which shows the order of
+            weights however small their differences (differences in the third decimal then
+            look as strong as a field that takes all the attention).
+        cmap : str or Colormap, default=None
+            Colour map; ``None`` takes ``"RdBu_r"`` with ``scale="uniform"`` and
+            ``"viridis"`` with ``scale="range"``.
         colorbar : bool, default=True
             Draw a colour bar.
 
@@ -395,9 +409,17 @@ class AttentionMapDisplay:
         if ax is None:
             size = 2.0 + 0.35 * len(self.field_names)
             _, ax = plt.subplots(figsize=(size + 1.5, size))
-        # The colour scale spans the map's own range: attention near uniform (1 / n_fields)
-        # still shows which fields stand out.
-        self.image_ = ax.imshow(self.attention_map, cmap=cmap)
+        if scale not in ("uniform", "range"):
+            raise ValueError(f"scale must be 'uniform' or 'range'; got {scale!r}.")
+        if scale == "uniform":
+            from matplotlib.colors import TwoSlopeNorm
+
+            uniform = 1.0 / len(self.field_names)
+            top = max(2 * uniform, float(np.max(self.attention_map)))
+            self.image_ = ax.imshow(self.attention_map, cmap=cmap or "RdBu_r",
+                                    norm=TwoSlopeNorm(vcenter=uniform, vmin=0.0, vmax=top))
+        else:
+            self.image_ = ax.imshow(self.attention_map, cmap=cmap or "viridis")
         ticks = np.arange(len(self.field_names))
         ax.set_xticks(ticks, labels=self.field_names, rotation=90)
         ax.set_yticks(ticks, labels=self.field_names)
@@ -406,7 +428,9 @@ class AttentionMapDisplay:
         if self.title:
             ax.set_title(self.title)
         if colorbar:
-            ax.figure.colorbar(self.image_, ax=ax)
+            bar = ax.figure.colorbar(self.image_, ax=ax)
+            if scale == "uniform":
+                bar.set_label(f"attention weight (white: uniform, 1/{len(self.field_names)})")
         self.ax_, self.figure_ = ax, ax.figure
         return self
 

@@ -201,6 +201,24 @@ def test_attention_map_display_draws_a_labelled_heatmap(fitted):
     display.figure_.savefig(io.BytesIO(), format="png")
 
 
+def test_attention_map_display_scale_is_centred_on_uniform_attention(fitted):
+    clf, X = fitted
+    n_fields = X.shape[1]
+    display = AttentionMapDisplay.from_estimator(clf, X)
+    norm = display.image_.norm
+    assert norm.vcenter == pytest.approx(1 / n_fields) and norm.vmin == 0.0
+    assert norm.vmax >= 2 / n_fields
+    assert display.image_.get_cmap().name == "RdBu_r"
+    assert "uniform, 1/14" in display.figure_.axes[-1].get_ylabel()
+    ranged = AttentionMapDisplay.from_estimator(clf, X, scale="range", cmap="magma")
+    low, high = ranged.image_.get_clim()
+    assert low == pytest.approx(ranged.attention_map.min())
+    assert high == pytest.approx(ranged.attention_map.max())
+    assert ranged.image_.get_cmap().name == "magma"
+    with pytest.raises(ValueError, match="scale must be 'uniform' or 'range'"):
+        display.plot(scale="log")
+
+
 def test_attention_map_display_of_one_row_in_a_pipeline(fitted):
     clf, X = fitted
     pipeline = make_pipeline(FunctionTransformer(lambda frame: frame.copy()), clf)
