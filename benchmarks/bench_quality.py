@@ -7,6 +7,14 @@ over the seeds. The multiclass case reports log-loss and accuracy. ``--task regr
 ``AutoIntRegressor`` against Ridge and gradient boosting on the regression sets: RMSE, MAE, R²
 (and the mean Poisson deviance on the count target), with the RMSE ratios to the peers.
 
+The peers: logistic regression (Ridge for regression) on one-hot categories with numbers in 10
+quantile bins, standardised, or as splines; HistGradientBoosting with native categories and
+with scikit-learn's ``TargetEncoder``; LightGBM; DeepCTR-Torch's AutoInt; and
+"skautoint (0.2 defaults)", the defaults before the quality issue written out, so a change of
+defaults is compared with them in the same run. The last table checks the quality targets:
+ROC AUC at least the scaled-number logistic regression's on every binary set, and its mean at
+least the best boosting model's.
+
 Run (about 30 minutes on 2 cores for everything)::
 
     .venv/bin/pip install -c constraints.txt -e ".[bench]"
@@ -57,7 +65,9 @@ from sklearn.preprocessing import (
     KBinsDiscretizer,
     OneHotEncoder,
     OrdinalEncoder,
+    SplineTransformer,
     StandardScaler,
+    TargetEncoder,
 )
 
 from skautoint import AutoIntClassifier, AutoIntRegressor
@@ -87,6 +97,21 @@ def skautoint(seed, **params):
     return AutoIntClassifier(random_state=seed, **params)
 
 
+#: skautoint 0.2's defaults written out (the network, training and field parameters a later
+#: change of defaults may touch), so that the row "skautoint (0.2 defaults)" keeps measuring
+#: them beside the new defaults in the same run. The "auto" rules (batch size, learning rate,
+#: buckets) are those of the code that runs.
+DEFAULTS_0_2 = {
+    "activation": "relu", "attention_dim": 32, "attention_scaling": False,
+    "continuous": "bucketize", "dropout": 0.0, "embedding_dim": 16,
+    "embedding_weight_decay": 1e-3, "field_bias": False, "layer_norm": "none",
+    "linear_term": False, "max_epochs": 100, "min_frequency": 2, "mlp_hidden_units": (),
+    "multi_valued_pooling": "mean", "n_heads": 2, "n_iter_no_change": 5, "n_layers": 3,
+    "output_projection": "none", "projection_bias": False, "residual": "projected",
+    "tol": 1e-4, "validation_fraction": 0.1, "weight_decay": 0.0,
+}
+
+
 def skautoint_plus(seed):
     return AutoIntClassifier(random_state=seed, mlp_hidden_units=(256, 128))
 
@@ -95,29 +120,50 @@ def skautoint_regressor(seed, **params):
     return AutoIntRegressor(random_state=seed, **params)
 
 
-def logistic_regression(seed, X):
-    """One-hot categories; numbers imputed (with a missing flag) and cut into 10 quantile bins."""
+#: How the linear baselines read a number (median-imputed, with a missing flag, first).
+NUMBER_ENCODINGS = {
+    "bins": lambda: KBinsDiscretizer(n_bins=10, encode="onehot", strategy="quantile",
+                                     quantile_method="averaged_inverted_cdf"),
+    "scaled": StandardScaler,
+    # cubic B-splines on 5 quantile knots (4 + 2 columns a number), then standardised
+    "splines": lambda: make_pipeline(SplineTransformer(knots="quantile"), StandardScaler()),
+}
+
+
+def _linear(seed, X, model, numbers):
+    """One-hot categories (levels seen once grouped); numbers median-imputed with a missing
+    flag, then encoded as ``NUMBER_ENCODINGS[numbers]``; ``model`` on top."""
     categorical, numeric = _columns(X)
     encode = make_column_transformer(
         (OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=2), categorical),
         (make_pipeline(SimpleImputer(strategy="median", add_indicator=True),
-                       KBinsDiscretizer(n_bins=10, encode="onehot", strategy="quantile",
-                                        quantile_method="averaged_inverted_cdf")), numeric),
+                       NUMBER_ENCODINGS[numbers]()), numeric),
     )
-    return make_pipeline(FunctionTransformer(_as_objects), encode,
-                         LogisticRegression(max_iter=5000, random_state=seed))
+    return make_pipeline(FunctionTransformer(_as_objects), encode, model)
 
 
-def ridge(seed, X):
-    """One-hot categories (levels seen once grouped); numbers median-imputed with a missing flag
-    and standardised; ``Ridge(alpha=1)``. Deterministic."""
+def logistic_regression(seed, X, numbers="bins"):
+    """Logistic regression on one-hot categories and numbers cut into 10 quantile bins (the
+    default), standardised (``numbers="scaled"``) or as standardised splines."""
+    return _linear(seed, X, LogisticRegression(max_iter=5000, random_state=seed), numbers)
+
+
+def ridge(seed, X, numbers="scaled"):
+    """``Ridge(alpha=1)`` on one-hot categories and standardised numbers (or splines).
+    Deterministic."""
+    return _linear(seed, X, Ridge(), numbers)
+
+
+def hist_gradient_boosting_target_encoder(seed, X, estimator=HistGradientBoostingClassifier):
+    """HistGradientBoosting on scikit-learn's ``TargetEncoder`` of every categorical column
+    (cross-fitted inside ``fit_transform``, so no row sees its own label) and the numbers."""
     categorical, numeric = _columns(X)
     encode = make_column_transformer(
-        (OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=2), categorical),
-        (make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler()),
-         numeric),
+        (TargetEncoder(random_state=seed), categorical),
+        ("passthrough", numeric),
     )
-    return make_pipeline(FunctionTransformer(_as_objects), encode, Ridge())
+    return make_pipeline(FunctionTransformer(_as_objects), encode,
+                         estimator(random_state=seed))
 
 
 def hist_gradient_boosting(seed, X, estimator=HistGradientBoostingClassifier, **params):
@@ -303,17 +349,26 @@ class DeepCTRAutoInt:
 
 BINARY_MODELS = {
     "skautoint": lambda seed, X: skautoint(seed),
+    "skautoint (0.2 defaults)": lambda seed, X: skautoint(seed, **DEFAULTS_0_2),
     "skautoint AutoInt+": lambda seed, X: skautoint_plus(seed),
     "LogisticRegression": logistic_regression,
+    "LogisticRegression (scaled numbers)": functools.partial(logistic_regression,
+                                                            numbers="scaled"),
+    "LogisticRegression (splines)": functools.partial(logistic_regression, numbers="splines"),
     "HistGradientBoosting": hist_gradient_boosting,
+    "HGB + TargetEncoder": hist_gradient_boosting_target_encoder,
     "LightGBM": lambda seed, X: LightGBM(seed),
     "DeepCTR-Torch AutoInt": lambda seed, X: DeepCTRAutoInt(seed),
 }
 REGRESSION_MODELS = {
     "skautoint": lambda seed, X: skautoint_regressor(seed),
+    "skautoint (0.2 defaults)": lambda seed, X: skautoint_regressor(seed, **DEFAULTS_0_2),
     "Ridge": lambda seed, X: ridge(seed, X),
+    "Ridge (splines)": lambda seed, X: ridge(seed, X, numbers="splines"),
     "HistGradientBoosting": functools.partial(hist_gradient_boosting,
                                               estimator=HistGradientBoostingRegressor),
+    "HGB + TargetEncoder": functools.partial(hist_gradient_boosting_target_encoder,
+                                             estimator=HistGradientBoostingRegressor),
     "LightGBM": lambda seed, X: LightGBM(seed, regression=True),
 }
 COUNT_MODELS = {  # the count target: the regression models, and both Poisson losses
@@ -353,8 +408,10 @@ def variant_models(regression=False):
 
 
 MULTICLASS_MODELS = {name: BINARY_MODELS[name] for name in
-                     ["skautoint", "skautoint AutoInt+", "LogisticRegression",
-                      "HistGradientBoosting", "LightGBM"]}
+                     ["skautoint", "skautoint (0.2 defaults)", "skautoint AutoInt+",
+                      "LogisticRegression",
+                      "LogisticRegression (scaled numbers)", "LogisticRegression (splines)",
+                      "HistGradientBoosting", "HGB + TargetEncoder", "LightGBM"]}
 DETERMINISTIC = ("LogisticRegression", "Ridge")  # one seed is all seeds
 
 
@@ -431,7 +488,8 @@ def rmse_ratios(results):
     """skautoint's mean RMSE over each peer's (and Poisson over Poisson where both ran)."""
     rmse = results.groupby("model", sort=False)["RMSE"].mean()
     ratios = {}
-    for ours, peers in [("skautoint", ["HistGradientBoosting", "Ridge", "LightGBM"]),
+    for ours, peers in [("skautoint", ["HistGradientBoosting", "HGB + TargetEncoder", "Ridge",
+                                       "Ridge (splines)", "LightGBM"]),
                         ("skautoint poisson", ["HistGradientBoosting poisson",
                                                "HistGradientBoosting", "Ridge"])]:
         for peer in peers:
@@ -457,6 +515,36 @@ def regression_verdicts(ratios):
         lines.append("- RMSE below Ridge on every set: ratios "
                      + ", ".join(f"{name} {r:.4f}" for name, r in ridge.items())
                      + (" -> met" if not worse else f" -> missed on {', '.join(worse)}"))
+    return lines
+
+
+#: The peers of the quality issue's targets: skautoint's ROC AUC on every binary set at least
+#: the linear model's, and its mean over the sets at least the best boosting model's.
+LINEAR_PEER = "LogisticRegression (scaled numbers)"
+BOOSTING_PEERS = ("HistGradientBoosting", "HGB + TargetEncoder", "LightGBM")
+
+
+def classification_verdicts(aucs):
+    """The quality targets from ``aucs`` (data set -> model -> mean ROC AUC over seeds, binary
+    sets only): skautoint >= the linear peer on every set, and skautoint's mean over the sets
+    >= the best boosting peer's mean."""
+    lines = []
+    linear = {name: auc["skautoint"] - auc[LINEAR_PEER] for name, auc in aucs.items()
+              if "skautoint" in auc and LINEAR_PEER in auc}
+    if linear:
+        worse = [name for name, gap in linear.items() if gap < 0]
+        lines.append(f"- ROC AUC >= {LINEAR_PEER} on every set: differences "
+                     + ", ".join(f"{name} {gap:+.4f}" for name, gap in linear.items())
+                     + (" -> met" if not worse else f" -> missed on {', '.join(worse)}"))
+    complete = [name for name, auc in aucs.items()
+                if all(model in auc for model in ("skautoint", *BOOSTING_PEERS))]
+    if complete:
+        means = {model: np.mean([aucs[name][model] for name in complete])
+                 for model in ("skautoint", *BOOSTING_PEERS)}
+        best = max(BOOSTING_PEERS, key=means.get)
+        lines.append(f"- mean ROC AUC over {len(complete)} sets >= the best boosting peer's: "
+                     + ", ".join(f"{model} {value:.4f}" for model, value in means.items())
+                     + f" -> {'met' if means['skautoint'] >= means[best] else 'missed'}")
     return lines
 
 
@@ -502,7 +590,7 @@ def main():
     if unknown:
         parser.error(f"unknown data set(s) {unknown}; choose from {list(SETS)}")
     chosen = None if args.models is None else args.models.split(",")
-    ratios = {}
+    ratios, aucs = {}, {}
     for name in names:
         loader, task, models = SETS[name]
         if args.variants:
@@ -513,10 +601,15 @@ def main():
         print(f"\n### {name} ({args.seeds} seeds, mean ± std)\n")
         table = summary(results)
         print(table.to_markdown() if _has_tabulate() else table.to_string(), flush=True)
+        if "ROC AUC" in results and not args.variants:
+            aucs[name] = results.groupby("model", sort=False)["ROC AUC"].mean().to_dict()
         if task != "classification" and not args.variants:
             ratios[name] = rmse_ratios(results)
             print("\n" + "\n".join(f"- {k}: {v:.4f}" for k, v in ratios[name].items()),
                   flush=True)
+    if aucs:
+        print("\n### quality targets (skautoint defaults, mean ROC AUC over seeds)\n")
+        print("\n".join(classification_verdicts(aucs)), flush=True)
     if ratios:
         print("\n### regression targets (skautoint defaults, mean RMSE over seeds)\n")
         print("\n".join(regression_verdicts(ratios)), flush=True)
