@@ -203,7 +203,10 @@ def agreement_report(names, params, n_rows=50):
                                                                 per_row=False))
         by_h = rank_interactions(model, X_test, n_rows=n_rows, random_state=0)
         key = ["field_a", "field_b"]
-        merged = by_attention.merge(by_h, on=key, suffixes=(" attention", " H"))
+        # one key per unordered pair, whichever order each ranking names the fields in
+        by_attention["pair"], by_h["pair"] = (
+            [frozenset(pair) for pair in frame[key].to_numpy()] for frame in (by_attention, by_h))
+        merged = by_attention.merge(by_h, on="pair", suffixes=(" attention", " H"))
         rho = spearmanr(merged["strength attention"], merged["strength H"]).statistic
         top = {method: "; ".join(" x ".join(pair) for pair in frame[key].to_numpy()[:3])
                for method, frame in [("attention", by_attention), ("H", by_h)]}

@@ -138,6 +138,8 @@ def movielens_history(data=DATA, history=10, split="ratings"):
     X = _as_strings(X, ["user_id", "item_id", "gender", "occupation"]).astype(
         {"age": "float64", "release_year": "float64"})
     y = (frame["rating"] >= 4).astype(int)
+    if split not in ("ratings", "new_users"):
+        raise ValueError(f"split must be 'ratings' or 'new_users'; got {split!r}.")
     if split == "ratings":
         return _split(X, y)
     train, test = next(GroupShuffleSplit(n_splits=1, test_size=0.2, random_state=0).split(

@@ -148,7 +148,8 @@ def _response_function(estimator, response_method):
              else [response_method])
     name = next((name for name in names if hasattr(estimator, name)), None)
     if name is None:
-        raise ValueError(f"{type(estimator).__name__} has no {response_method}.")
+        raise ValueError(f"{type(estimator).__name__} has none of the methods "
+                         f"response_method={response_method!r} reads: {', '.join(names)}.")
     method = getattr(estimator, name)
 
     def response(X):
@@ -210,9 +211,10 @@ def rank_interactions(estimator, X, *, columns=None, response_method="auto", n_r
     :func:`sklearn.inspection.partial_dependence` (probabilities by default).
 
     Unlike attention weights (:func:`rank_field_pairs`), this measures what the predictions
-    do: on Adult with a target partly rewritten from two real columns, it ranks the planted
-    pair first where the attention of the default model is uniform and ranks nothing (see
-    ``benchmarks/bench_attention.py --planted``).
+    do, whatever path of the network made them: on Adult with half the labels rewritten from
+    two real columns, it ranked the planted pair first in 5 of 5 seeds, the averaged
+    attention of the default model (nearly uniform) in 4 of 5
+    (``benchmarks/bench_attention.py --planted``).
 
     Parameters
     ----------
@@ -270,14 +272,23 @@ def rank_interactions(estimator, X, *, columns=None, response_method="auto", n_r
     if not isinstance(X, pd.DataFrame):
         raise TypeError(f"rank_interactions needs X as a DataFrame with column names; got "
                         f"{type(X).__name__}.")
+    if isinstance(columns, str):
+        raise TypeError(f"columns must be a list of column names; got the string {columns!r} "
+                        f"(for one pair, write [{columns!r}, ...]).")
     columns = list(X.columns) if columns is None else list(columns)
     missing = [column for column in columns if column not in X.columns]
     if missing:
         raise ValueError(f"columns {missing} are not columns of X.")
-    if len(set(columns)) < 2:
-        raise ValueError(f"rank_interactions needs at least 2 distinct columns; got {columns}.")
+    repeated = sorted({str(c) for c in columns if columns.count(c) > 1})
+    if repeated:
+        raise ValueError(f"columns names {repeated} more than once; each pair is of two "
+                         "different columns.")
+    if len(columns) < 2:
+        raise ValueError(f"rank_interactions needs at least 2 columns; got {columns}.")
     if not (isinstance(n_rows, numbers.Integral) and n_rows >= 2):
         raise ValueError(f"n_rows must be an integer of at least 2; got {n_rows!r}.")
+    if len(X) < 2:
+        raise ValueError(f"X must have at least 2 rows to sample from; got {len(X)}.")
     rng = check_random_state(random_state)
     rows = (np.arange(len(X)) if len(X) <= n_rows
             else np.sort(rng.choice(len(X), size=n_rows, replace=False)))
@@ -406,11 +417,11 @@ class AttentionMapDisplay:
         _require_matplotlib(f"{type(self).__name__}.plot")
         import matplotlib.pyplot as plt
 
+        if scale not in ("uniform", "range"):
+            raise ValueError(f"scale must be 'uniform' or 'range'; got {scale!r}.")
         if ax is None:
             size = 2.0 + 0.35 * len(self.field_names)
             _, ax = plt.subplots(figsize=(size + 1.5, size))
-        if scale not in ("uniform", "range"):
-            raise ValueError(f"scale must be 'uniform' or 'range'; got {scale!r}.")
         if scale == "uniform":
             from matplotlib.colors import TwoSlopeNorm
 

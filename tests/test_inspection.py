@@ -68,6 +68,12 @@ def test_attention_entropy_is_1_for_uniform_maps_and_0_for_one_hot_maps():
     assert table[["layer", "head"]].to_numpy().tolist() == [[0, 0], [1, 0]]
     np.testing.assert_allclose(table["relative_entropy"], [1.0, 0.0], atol=1e-12)
     np.testing.assert_allclose(table["top_weight"], [1 / n_fields, 1.0])
+    # top_weight is a median over rows and fields: 3 rows of 0.9 outweigh one of 0.2
+    skewed = np.full((4, 1, 1, 2, 2), 0.5)
+    skewed[:3, ..., 0], skewed[:3, ..., 1] = 0.9, 0.1
+    skewed[3, ..., 0], skewed[3, ..., 1] = 0.2, 0.8
+    table = attention_entropy({"per_row": skewed, "field_names": ["a", "b"]})
+    np.testing.assert_allclose(table["top_weight"], [0.9])
 
 
 def test_attention_entropy_of_a_fitted_model_per_layer_and_head(fitted):
@@ -156,19 +162,42 @@ def test_rank_interactions_reads_list_cells_and_each_output_scale(fitted):
     assert set(map(frozenset, by_proba[["field_a", "field_b"]].to_numpy())) == set(
         map(frozenset, by_logit[["field_a", "field_b"]].to_numpy()))
     assert not np.allclose(by_proba.strength.sort_values(), by_logit.strength.sort_values())
-    bags = pd.DataFrame({"tags": [["a"], ["a", "b"], [], ["b", "b"]] * 5,
-                         "n": np.arange(20.0)})
-    pairs = rank_interactions(_Formula(lambda X: X["tags"].map(len).to_numpy() * X["n"]),
-                              bags, n_rows=20)
-    assert pairs.strength[0] > 1
+    # list cells: the tags' count times n interacts, the tags with z do not
+    rng = np.random.default_rng(0)
+    bags = pd.DataFrame({"tags": [["a"], ["a", "b"], [], ["b", "b", "c"]] * 10,
+                         "n": rng.normal(size=40), "z": rng.normal(size=40)})
+    pairs = rank_interactions(
+        _Formula(lambda X: X["tags"].map(len).to_numpy() * X["n"].to_numpy() + X["z"]),
+        bags, n_rows=40)
+    assert {pairs.field_a[0], pairs.field_b[0]} == {"tags", "n"}
+    assert pairs.strength[0] > 0.5 and (pairs.strength[1:] < 1e-9).all()
+
+
+def test_rank_interactions_does_not_depend_on_the_batch_size(fitted):
+    clf, X = fitted
+    X = X.assign(age=X["age"].where(X.index % 7 != 0))  # missing values are one level
+    columns = ["age", "education", "sex", "native_country"]
+    whole = rank_interactions(clf, X, columns=columns, n_rows=25, random_state=0)
+    for batch_rows in (1, 7, 60):
+        pd.testing.assert_frame_equal(
+            rank_interactions(clf, X, columns=columns, n_rows=25, random_state=0,
+                              batch_rows=batch_rows), whole, rtol=1e-6)
 
 
 def test_rank_interactions_refuses_bad_arguments_by_name(fitted):
     clf, X = fitted
     with pytest.raises(ValueError, match=r"columns \['nope'\] are not columns of X"):
         rank_interactions(clf, X, columns=["age", "nope"])
-    with pytest.raises(ValueError, match="at least 2 distinct columns"):
-        rank_interactions(clf, X, columns=["age", "age"])
+    with pytest.raises(ValueError, match=r"columns names \['age'\] more than once"):
+        rank_interactions(clf, X, columns=["age", "age", "sex"])
+    with pytest.raises(TypeError, match="columns must be a list of column names"):
+        rank_interactions(clf, X, columns="age")
+    with pytest.raises(ValueError, match="at least 2 columns"):
+        rank_interactions(clf, X, columns=["age"])
+    with pytest.raises(ValueError, match="X must have at least 2 rows"):
+        rank_interactions(clf, X.iloc[:1])
+    with pytest.raises(ValueError, match=r"none of the methods .* predict_proba"):
+        rank_interactions(object(), X)
     with pytest.raises(ValueError, match="n_rows must be an integer of at least 2"):
         rank_interactions(clf, X, n_rows=1)
     with pytest.raises(ValueError, match="response_method must be one of"):
