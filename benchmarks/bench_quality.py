@@ -385,8 +385,9 @@ COUNT_MODELS = {  # the count target: the regression models, and both Poisson lo
         hist_gradient_boosting, estimator=HistGradientBoostingRegressor, loss="poisson"),
 }
 VARIANTS = {  # the network variants of DESIGN.md, each on top of the defaults
-    "default (paper form, bucketized numbers)": {},
+    "default (paper form: bucketized numbers)": {},
     "numbers embedded (paper's x*v)": {"continuous": "embed"},
+    "numbers piecewise linear": {"continuous": "piecewise_linear"},
     "scaled attention + LayerNorm": {"attention_scaling": True,
                                      "layer_norm": "after_activation"},
     "with linear term": {"linear_term": True},

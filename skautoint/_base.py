@@ -175,7 +175,7 @@ class BaseAutoInt(BaseEstimator):
 
     _parameter_constraints: dict = {
         "categorical_features": ["array-like", StrOptions({"from_dtype"}), None],
-        "continuous": [StrOptions({"embed", "bucketize"})],
+        "continuous": [StrOptions({"embed", "bucketize", "piecewise_linear"})],
         "continuous_overrides": [dict, None],
         "min_frequency": [
             Interval(Integral, 1, None, closed="left"),

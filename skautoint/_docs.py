@@ -11,9 +11,11 @@ SHARED_PARAMETERS_DOC = """\
     categorical_features : "from_dtype", None, array-like of str or int, or bool mask, \
             default="from_dtype"
         Which columns are categorical; see :func:`~skautoint.make_field_transformer`.
-    continuous : {"embed", "bucketize"}, default="bucketize"
-        How numeric columns become fields: quantile buckets, or a robustly scaled value times
-        a learned vector (the paper's way).
+    continuous : {"embed", "bucketize", "piecewise_linear"}, default="bucketize"
+        How numeric columns become fields: quantile buckets, a robustly scaled value times a
+        learned vector (the paper's way), or a blend of the learned vectors of the two
+        quantile knots around the value (continuous and piecewise linear in the number, so
+        neighbouring values share what they learn; 16 bytes a row instead of 8).
     continuous_overrides : dict, default=None
         Per-column choice replacing ``continuous``, keyed by column name or index.
     min_frequency : int or float, default=2
@@ -24,8 +26,8 @@ SHARED_PARAMETERS_DOC = """\
         Keep at most this many levels per categorical column (the most frequent); the others
         share the rare code. Bounds the embedding table for identifier-like columns.
     n_bins : int or "auto", default="auto"
-        Largest number of buckets of a bucketized column; ``"auto"`` takes one per 250 rows,
-        between 8 and 128.
+        Largest number of buckets of a bucketized column (intervals between the knots of a
+        piecewise-linear one); ``"auto"`` takes one per 250 rows, between 8 and 128.
     multi_valued_features : dict, default=None
         Columns of delimited strings to encode as multi-valued fields, name -> separator
         (e.g. ``{"genres": "|"}``), or name -> None for a column of lists. Object columns

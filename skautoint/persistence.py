@@ -35,6 +35,7 @@ SKOPS_TRUSTED_TYPES = [
     "skautoint._fields._multivalued.MultiValuedFieldEncoder",
     "skautoint._fields._numeric.FieldBucketizer",
     "skautoint._fields._numeric.FieldScaler",
+    "skautoint._fields._numeric.PiecewiseLinearEncoder",
     "skautoint._fields._spec.FieldSpec",
     "skautoint._fields._transformer.FieldTransformer",
     "skautoint._fields._transformer._FieldColumnTransformer",

@@ -26,7 +26,7 @@ from ._categorical import (
 from ._input import as_pandas, check_field_input
 from ._kinds import CONTINUOUS_STRATEGIES, FieldSelector, is_coded_dtype, resolve_field_kinds
 from ._multivalued import EMPTY_CODE, POOLINGS, MultiValuedFieldEncoder
-from ._numeric import FieldBucketizer, FieldScaler, auto_n_bins
+from ._numeric import FieldBucketizer, FieldScaler, PiecewiseLinearEncoder, auto_n_bins
 from ._spec import FieldSpec, encode_fields
 from ._transformer import FieldTransformer, make_field_transformer
 
@@ -45,6 +45,7 @@ __all__ = [
     "FieldSpec",
     "FieldTransformer",
     "MultiValuedFieldEncoder",
+    "PiecewiseLinearEncoder",
     "as_pandas",
     "auto_n_bins",
     "check_field_input",

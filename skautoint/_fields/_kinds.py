@@ -8,7 +8,7 @@ import pandas as pd
 from ._input import _arrow_type_is, _column_names, _is_frame, check_supported_dtype
 from ._multivalued import holds_bags, weight_slot_of
 
-CONTINUOUS_STRATEGIES = ("embed", "bucketize")
+CONTINUOUS_STRATEGIES = ("embed", "bucketize", "piecewise_linear")
 
 
 def is_coded_dtype(dtype):
@@ -153,7 +153,7 @@ def resolve_field_kinds(X, categorical_features="from_dtype", continuous="embed"
     categorical_features : "from_dtype", None, array-like of str or int, or bool mask
         Which columns are categorical. ``"from_dtype"`` takes ``category``, ``object``,
         string and ``bool`` columns (and, for arrays, an object or string dtype).
-    continuous : {"embed", "bucketize"}
+    continuous : {"embed", "bucketize", "piecewise_linear"}
         How the other (numeric) columns become fields.
     continuous_overrides : dict, default=None
         Per-column strategy that replaces ``continuous``, keyed by column name or index.
@@ -166,7 +166,7 @@ def resolve_field_kinds(X, categorical_features="from_dtype", continuous="embed"
     -------
     kinds : list of str
         One of ``"coded"``, ``"categorical"``, ``"multi_valued"``, ``"embed"``,
-        ``"bucketize"`` per column.
+        ``"bucketize"``, ``"piecewise_linear"`` per column.
     """
     if continuous not in CONTINUOUS_STRATEGIES:
         raise ValueError(
@@ -201,7 +201,7 @@ class FieldSelector:
 
     Parameters
     ----------
-    kind : {"coded", "categorical", "multi_valued", "embed", "bucketize"}
+    kind : {"coded", "categorical", "multi_valued", "embed", "bucketize", "piecewise_linear"}
         The field kind this selector picks.
     categorical_features, continuous, continuous_overrides, multi_valued_features
         As in :func:`resolve_field_kinds`.

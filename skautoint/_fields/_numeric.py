@@ -1,14 +1,17 @@
-"""Continuous fields: robust scaling for the embedded form, quantile buckets for the coded form."""
+"""Continuous fields: robust scaling for the embedded form, quantile buckets for the coded form,
+knots for the piecewise-linear form."""
 
 from numbers import Integral, Real
 
 import numpy as np
+import pandas as pd
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
-from ._coded import _CodedFieldEncoder
-from ._input import _as_float, _iter_columns, check_field_input
+from ._coded import _CodedFieldEncoder, _refuse_polars
+from ._input import _as_float, _is_frame, _iter_columns, check_field_input
+from ._multivalued import slot_names
 
 #: Smallest scale a column may be divided by: below it (subnormal numbers) the quotient of
 #: the column's larger values overflows.
@@ -284,3 +287,165 @@ def _bucket_edges(x, n_bins):
         edges.append(np.quantile(np.repeat(values[light], counts[light]), probabilities,
                                  method="inverted_cdf"))
     return np.unique(np.concatenate(edges))
+
+
+class PiecewiseLinearEncoder(TransformerMixin, BaseEstimator):
+    """Encode continuous columns as a piecewise-linear blend of learned knot vectors.
+
+    Each column gets knots at its quantiles (the edges :class:`FieldBucketizer` would cut at,
+    plus the smallest and largest value of fit). A value between two neighbouring knots is
+    the blend ``(1 - f) * knot_t + f * knot_{t+1}`` of their vectors, ``f`` its relative
+    position between them; values beyond the outer knots take the outer knot. So the field
+    vector is a continuous, piecewise-linear function of the number, and neighbouring values
+    share their knots: an effect that is smooth or monotone in the number is learned from
+    the rows on both sides of a knot, not bucket by bucket. (This spans the same functions as
+    the piecewise-linear encoding of Gorishniy et al., 2022, whose bucket vectors are the
+    differences of neighbouring knots here.)
+
+    The output is a block of two slots per column in the form of a multi-valued field:
+    codes ``col[0]``, ``col[1]`` (0 missing, then the knots 1, 2, ... in increasing order)
+    and weights ``col:weight[0]``, ``col:weight[1]``. A missing value takes the missing
+    code with weight 1, so it keeps a vector of its own.
+
+    Parameters
+    ----------
+    n_bins : int or "auto", default="auto"
+        Largest number of intervals between knots per column (knots: at most one more);
+        ``"auto"`` as in :class:`FieldBucketizer`.
+
+    Attributes
+    ----------
+    knots_ : list of ndarray
+        Knot positions of each column, increasing.
+    n_codes_ : ndarray of int
+        Number of codes of each column (the missing code included).
+    output_sources_ : ndarray of int
+        The input column of each output column.
+    n_features_in_ : int
+        Number of columns seen in ``fit``.
+    feature_names_in_ : ndarray of str
+        Column names seen in ``fit``, when they are all strings.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skautoint._fields import PiecewiseLinearEncoder
+    >>> X = np.array([[0.0], [1.0], [2.0], [4.0], [np.nan]])
+    >>> encoder = PiecewiseLinearEncoder(n_bins=2).fit(X)
+    >>> encoder.knots_[0].tolist()
+    [0.0, 1.0, 4.0]
+    >>> encoder.transform(np.array([[2.5]])).tolist()  # codes 2, 3 (knots 1.0, 4.0), weights
+    [[2.0, 3.0, 0.5, 0.5]]
+    """
+
+    _parameter_constraints: dict = {
+        "n_bins": [Interval(Integral, 2, None, closed="left"), StrOptions({"auto"})],
+    }
+
+    #: Slots of every column's block.
+    n_slots = 2
+
+    def __init__(self, n_bins="auto"):
+        self.n_bins = n_bins
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Place the knots of each column at its quantiles.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Numeric columns; NaN marks missing values.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : PiecewiseLinearEncoder
+            Fitted encoder.
+        """
+        X = check_field_input(self, X, reset=True)
+        n_bins = auto_n_bins(X.shape[0]) if self.n_bins == "auto" else int(self.n_bins)
+        self.knots_ = []
+        for name, values in _iter_columns(X):
+            x = _finite_values(_as_float(values, name), name)
+            x = x[~np.isnan(x)]
+            ends = [x.min(), x.max()] if x.size else []
+            self.knots_.append(np.unique(np.concatenate([ends, _bucket_edges(x, n_bins)])))
+        # at least one knot: a column never seen with a value still has a code for values
+        self.knots_ = [k if k.size else np.zeros(1) for k in self.knots_]
+        self.n_codes_ = np.array([len(k) + 1 for k in self.knots_], dtype=np.int64)
+        self.output_sources_ = np.repeat(np.arange(len(self.knots_)), 2 * self.n_slots)
+        return self
+
+    def transform(self, X):
+        """Encode each column as its two knot codes and their blend weights.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Numeric columns, as in ``fit``.
+
+        Returns
+        -------
+        blocks : ndarray of float64 or DataFrame
+            Per column, 2 codes then 2 weights; with pandas output, code columns of category
+            dtype (categories ``0..n_codes-1``) and float32 weight columns.
+        """
+        check_is_fitted(self)
+        X = check_field_input(self, X, reset=False)
+        blocks = [self._encode_column(j, name, values)
+                  for j, (name, values) in enumerate(_iter_columns(X))]
+        container = _refuse_polars(self)
+        if container != "pandas":
+            return np.hstack([np.hstack([codes, weights]) for codes, weights in blocks])
+        names, columns = iter(self.get_feature_names_out()), {}
+        for j, (codes, weights) in enumerate(blocks):
+            categories = pd.RangeIndex(int(self.n_codes_[j]))
+            for i in range(self.n_slots):
+                columns[next(names)] = pd.Categorical.from_codes(codes[:, i], categories)
+            for i in range(self.n_slots):
+                columns[next(names)] = weights[:, i]
+        return pd.DataFrame(columns, index=X.index if _is_frame(X) else None, copy=False)
+
+    def _encode_column(self, j, name, values):
+        """``(codes, weights)`` of shape (n_rows, 2) for one column."""
+        x = _finite_values(_as_float(values, name), name)
+        knots = self.knots_[j]
+        missing = np.isnan(x)
+        clipped = np.clip(np.where(missing, knots[0], x), knots[0], knots[-1])
+        left = np.clip(np.searchsorted(knots, clipped, side="right") - 1, 0, len(knots) - 1)
+        right = np.minimum(left + 1, len(knots) - 1)
+        span = knots[right] - knots[left]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = np.where(span > 0, (clipped - knots[left]) / span, 0.0)
+        codes = np.column_stack([1 + left, 1 + right]).astype(np.int64)
+        weights = np.column_stack([1.0 - share, share]).astype(np.float32)
+        codes[missing] = [0, 0]
+        weights[missing] = [1.0, 0.0]
+        return codes, weights
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output columns: ``col[0]``, ``col[1]``, ``col:weight[0]``,
+        ``col:weight[1]`` per column.
+
+        Parameters
+        ----------
+        input_features : array-like of str, default=None
+            Input column names; by default those seen in ``fit``.
+
+        Returns
+        -------
+        names : ndarray of str
+            4 names per column.
+        """
+        check_is_fitted(self)
+        columns = _check_feature_names_in(self, input_features)
+        return np.asarray([name for column in columns
+                           for name in slot_names(column, self.n_slots)], dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.transformer_tags.preserves_dtype = []
+        return tags
