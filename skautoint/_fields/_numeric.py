@@ -236,12 +236,8 @@ class FieldBucketizer(_CodedFieldEncoder):
         self : FieldBucketizer
             Fitted bucketizer.
         """
-        X = check_field_input(self, X, reset=True)
-        n_bins = auto_n_bins(X.shape[0]) if self.n_bins == "auto" else int(self.n_bins)
-        self.bin_edges_ = []
-        for name, values in _iter_columns(X):
-            x = _finite_values(_as_float(values, name), name)
-            self.bin_edges_.append(_bucket_edges(x[~np.isnan(x)], n_bins))
+        n_bins, columns = _observed_values(self, X)
+        self.bin_edges_ = [_bucket_edges(x, n_bins) for x in columns]
         self.n_codes_ = np.array([len(e) + 2 for e in self.bin_edges_], dtype=np.int64)
         return self
 
@@ -250,6 +246,16 @@ class FieldBucketizer(_CodedFieldEncoder):
         codes = 1 + np.searchsorted(self.bin_edges_[j], x, side="left")
         codes[np.isnan(x)] = 0
         return codes
+
+
+def _observed_values(encoder, X):
+    """For ``encoder.fit``: check ``X`` (resetting the encoder's input checks) and return the
+    resolved ``n_bins`` with every column's finite values (NaN dropped; infinity refused)."""
+    X = check_field_input(encoder, X, reset=True)
+    n_bins = auto_n_bins(X.shape[0]) if encoder.n_bins == "auto" else int(encoder.n_bins)
+    columns = [_finite_values(_as_float(values, name), name)
+               for name, values in _iter_columns(X)]
+    return n_bins, [x[~np.isnan(x)] for x in columns]
 
 
 def auto_n_bins(n_samples):
@@ -364,16 +370,10 @@ class PiecewiseLinearEncoder(TransformerMixin, BaseEstimator):
         self : PiecewiseLinearEncoder
             Fitted encoder.
         """
-        X = check_field_input(self, X, reset=True)
-        n_bins = auto_n_bins(X.shape[0]) if self.n_bins == "auto" else int(self.n_bins)
-        self.knots_ = []
-        for name, values in _iter_columns(X):
-            x = _finite_values(_as_float(values, name), name)
-            x = x[~np.isnan(x)]
-            ends = [x.min(), x.max()] if x.size else []
-            self.knots_.append(np.unique(np.concatenate([ends, _bucket_edges(x, n_bins)])))
-        # at least one knot: a column never seen with a value still has a code for values
-        self.knots_ = [k if k.size else np.zeros(1) for k in self.knots_]
+        n_bins, columns = _observed_values(self, X)
+        self.knots_ = [np.unique(np.concatenate([[x.min(), x.max()], _bucket_edges(x, n_bins)]))
+                       if x.size else np.zeros(1)  # a column of no value: one knot all the same
+                       for x in columns]
         self.n_codes_ = np.array([len(k) + 1 for k in self.knots_], dtype=np.int64)
         self.output_sources_ = np.repeat(np.arange(len(self.knots_)), 2 * self.n_slots)
         return self
