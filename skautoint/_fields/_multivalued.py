@@ -43,6 +43,25 @@ def slot_names(column, n_slots):
             + [f"{column}:weight[{i}]" for i in range(n_slots)])
 
 
+def block_output(encoder, blocks, X):
+    """Every column's block, ``(codes, weights)`` of shape (n_rows, n_slots) with code -1
+    for an unused slot, in ``encoder``'s output container: an array (NaN for unused codes),
+    or a frame of category code columns (categories ``0..n_codes-1``) and float32 weight
+    columns named by ``encoder.get_feature_names_out()``. Polars is refused."""
+    container = _refuse_polars(encoder)
+    if container != "pandas":
+        return np.hstack([np.hstack([np.where(codes < 0, np.nan, codes), weights])
+                          for codes, weights in blocks])
+    names, columns = iter(encoder.get_feature_names_out()), {}
+    for (codes, weights), n_codes in zip(blocks, encoder.n_codes_, strict=True):
+        categories = pd.RangeIndex(int(n_codes))
+        for i in range(codes.shape[1]):
+            columns[next(names)] = pd.Categorical.from_codes(codes[:, i], categories)
+        for i in range(weights.shape[1]):
+            columns[next(names)] = weights[:, i]
+    return pd.DataFrame(columns, index=X.index if _is_frame(X) else None, copy=False)
+
+
 _WEIGHT_NAME = re.compile(r"^(?P<column>.*):weight\[(?P<slot>\d+)\]$")
 
 
@@ -181,8 +200,8 @@ class MultiValuedFieldEncoder(CategoricalFieldEncoder):
             As :meth:`transform` returns them.
         """
         X, bags = self._fit_bags(X)
-        return self._output([self._encode_bags(j, name, bag)
-                             for j, (name, bag) in enumerate(bags)], X)
+        return block_output(self, [self._encode_bags(j, name, bag)
+                                   for j, (name, bag) in enumerate(bags)], X)
 
     def _fit_bags(self, X):
         """Fit on ``X``; return it checked, with every column's ``(name, bags)``."""
@@ -242,28 +261,10 @@ class MultiValuedFieldEncoder(CategoricalFieldEncoder):
         """
         check_is_fitted(self)
         X = check_field_input(self, X, reset=False)
-        return self._output(
-            [self._encode_bags(j, name, _read_bags(values, name, self._separator(name),
-                                                   fitted=True))
-             for j, (name, values) in enumerate(_iter_columns(X))], X)
-
-    def _output(self, blocks, X):
-        """The blocks of every column in the configured container."""
-        container = _refuse_polars(self)
-        names = self.get_feature_names_out()
-        if container != "pandas":
-            return np.hstack([np.hstack([np.where(codes < 0, np.nan, codes), weights])
-                              for codes, weights in blocks])
-        columns, start = {}, 0
-        for (codes, weights), n_codes in zip(blocks, self.n_codes_, strict=True):
-            categories = pd.RangeIndex(n_codes)
-            for i in range(codes.shape[1]):
-                columns[names[start + i]] = pd.Categorical.from_codes(codes[:, i], categories)
-            start += codes.shape[1]
-            for i in range(weights.shape[1]):
-                columns[names[start + i]] = weights[:, i]
-            start += weights.shape[1]
-        return pd.DataFrame(columns, index=X.index if _is_frame(X) else None, copy=False)
+        blocks = [self._encode_bags(j, name, _read_bags(values, name, self._separator(name),
+                                                        fitted=True))
+                  for j, (name, values) in enumerate(_iter_columns(X))]
+        return block_output(self, blocks, X)
 
     def _encode_bags(self, j, name, bag):
         """``(codes, weights)`` of shape (n_rows, n_slots) for one column's bags."""

@@ -4,14 +4,13 @@ knots for the piecewise-linear form."""
 from numbers import Integral, Real
 
 import numpy as np
-import pandas as pd
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
-from ._coded import _CodedFieldEncoder, _refuse_polars
-from ._input import _as_float, _is_frame, _iter_columns, check_field_input
-from ._multivalued import slot_names
+from ._coded import _CodedFieldEncoder
+from ._input import _as_float, _iter_columns, check_field_input
+from ._multivalued import block_output, slot_names
 
 #: Smallest scale a column may be divided by: below it (subnormal numbers) the quotient of
 #: the column's larger values overflows.
@@ -394,19 +393,8 @@ class PiecewiseLinearEncoder(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = check_field_input(self, X, reset=False)
-        blocks = [self._encode_column(j, name, values)
-                  for j, (name, values) in enumerate(_iter_columns(X))]
-        container = _refuse_polars(self)
-        if container != "pandas":
-            return np.hstack([np.hstack([codes, weights]) for codes, weights in blocks])
-        names, columns = iter(self.get_feature_names_out()), {}
-        for j, (codes, weights) in enumerate(blocks):
-            categories = pd.RangeIndex(int(self.n_codes_[j]))
-            for i in range(self.n_slots):
-                columns[next(names)] = pd.Categorical.from_codes(codes[:, i], categories)
-            for i in range(self.n_slots):
-                columns[next(names)] = weights[:, i]
-        return pd.DataFrame(columns, index=X.index if _is_frame(X) else None, copy=False)
+        return block_output(self, [self._encode_column(j, name, values)
+                                   for j, (name, values) in enumerate(_iter_columns(X))], X)
 
     def _encode_column(self, j, name, values):
         """``(codes, weights)`` of shape (n_rows, 2) for one column."""
