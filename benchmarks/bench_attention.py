@@ -111,8 +111,8 @@ PROBES = {
 }
 
 
-def fit_and_measure(loader, params, seed, uniform, probe=None):
-    X_train, y_train, X_test, y_test = loader()
+def fit_and_measure(data, params, seed, uniform, probe=None):
+    X_train, y_train, X_test, y_test = data
     model = AutoIntClassifier(random_state=seed, **params)
     patch = (mock.patch.object(InteractingLayer, "attend", uniform_attend) if uniform
              else contextlib.nullcontext())
@@ -250,13 +250,13 @@ def main():
     if args.agreement:
         return agreement_report(names, params)
     for name in names:
-        rows = []
+        rows, data = [], SETS[name]()  # read once, fitted per form and seed
         forms = ([(f"learned attention, probe {args.probe}", False)] if args.probe
                  else [("learned attention", False), ("uniform attention", True)])
         for form, uniform in forms:
             for seed in range(args.seeds):
                 rows.append({"form": form, "seed": seed, **fit_and_measure(
-                    SETS[name], params, seed, uniform, args.probe)})
+                    data, params, seed, uniform, args.probe)})
                 print(f"  {name}, {form}, seed {seed}: fit {rows[-1]['fit s']:.1f} s",
                       file=sys.stderr, flush=True)
         results = pd.DataFrame(rows)
