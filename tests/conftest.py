@@ -1,8 +1,10 @@
 """Shared fixtures: the real data sets in ../shared/data (never copied into the repository)."""
 
 import os
+import pickle
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -69,3 +71,29 @@ def adult_small(adult):
     """The first 3000 training and 1000 test rows of Adult."""
     X, y, X_test, y_test = adult
     return X.iloc[:3000], y.iloc[:3000], X_test.iloc[:1000], y_test.iloc[:1000]
+
+
+@pytest.fixture
+def assert_saved_forms_predict_alike(tmp_path):
+    """Check that pickle and skops round trips give ``model``'s probabilities on ``X`` exactly,
+    and its ONNX export (traced on 3 rows) to 1e-5."""
+
+    def check(model, X):
+        expected = model.predict_proba(X)
+        np.testing.assert_array_equal(pickle.loads(pickle.dumps(model)).predict_proba(X),
+                                      expected)
+        skops_io = pytest.importorskip("skops.io")
+        from skautoint.persistence import SKOPS_TRUSTED_TYPES
+
+        skops_io.dump(model, tmp_path / "model.skops")
+        loaded = skops_io.load(tmp_path / "model.skops", trusted=SKOPS_TRUSTED_TYPES)
+        np.testing.assert_array_equal(loaded.predict_proba(X), expected)
+        onnxruntime = pytest.importorskip("onnxruntime")
+        from skautoint.serving import onnx_inputs, to_onnx
+
+        session = onnxruntime.InferenceSession(to_onnx(model, X.head(3)).SerializeToString(),
+                                               providers=["CPUExecutionProvider"])
+        np.testing.assert_allclose(session.run(None, onnx_inputs(model, X))[0], expected,
+                                   atol=1e-5, rtol=0)
+
+    return check

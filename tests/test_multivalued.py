@@ -1,7 +1,6 @@
 """Multi-valued fields: a column of lists (or weighted mappings, or delimited strings) is one
 field whose vector pools its levels' embeddings."""
 
-import pickle
 import warnings
 
 import numpy as np
@@ -232,23 +231,10 @@ def fitted():
     return AutoIntClassifier(**QUICK).fit(X, y), X
 
 
-def test_pickle_skops_and_onnx_reproduce_the_predictions(fitted, tmp_path):
+def test_pickle_skops_and_onnx_reproduce_the_predictions(fitted,
+                                                        assert_saved_forms_predict_alike):
     model, X = fitted
-    expected = model.predict_proba(X)
-    np.testing.assert_array_equal(pickle.loads(pickle.dumps(model)).predict_proba(X), expected)
-    skops_io = pytest.importorskip("skops.io")
-    from skautoint.persistence import SKOPS_TRUSTED_TYPES
-
-    skops_io.dump(model, tmp_path / "m.skops")
-    loaded = skops_io.load(tmp_path / "m.skops", trusted=SKOPS_TRUSTED_TYPES)
-    np.testing.assert_array_equal(loaded.predict_proba(X), expected)
-    onnxruntime = pytest.importorskip("onnxruntime")
-    from skautoint.serving import onnx_inputs, to_onnx
-
-    session = onnxruntime.InferenceSession(to_onnx(model, X.head(3)).SerializeToString(),
-                                           providers=["CPUExecutionProvider"])
-    np.testing.assert_allclose(session.run(None, onnx_inputs(model, X))[0], expected,
-                               atol=1e-5, rtol=0)
+    assert_saved_forms_predict_alike(model, X)
 
 
 @pytest.mark.parametrize("embedding_update", ["dense", "touched"])

@@ -1,8 +1,6 @@
 """continuous="piecewise_linear": numbers as a blend of learned knot vectors (a two-slot block
 per column, read by the network like a multi-valued field)."""
 
-import pickle
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -79,29 +77,14 @@ def test_a_smooth_effect_is_learned_from_fewer_rows_than_buckets_need():
     assert scores["piecewise_linear"] > scores["bucketize"]
 
 
-def test_estimators_fit_predict_save_and_export_with_piecewise_linear_numbers(adult_small,
-                                                                             tmp_path):
+def test_estimators_fit_predict_save_and_export_with_piecewise_linear_numbers(
+        adult_small, assert_saved_forms_predict_alike):
     X, y, X_test, y_test = adult_small
     model = AutoIntClassifier(continuous="piecewise_linear", max_epochs=3, random_state=0)
     model.fit(X, y)
-    proba = model.predict_proba(X_test)
-    assert roc_auc_score(y_test, proba[:, 1]) > 0.85
+    assert roc_auc_score(y_test, model.predict_proba(X_test)[:, 1]) > 0.85
     assert model.attention_weights(X_test[:5]).field_names.tolist() == X.columns.tolist()
-    np.testing.assert_array_equal(pickle.loads(pickle.dumps(model)).predict_proba(X_test),
-                                  proba)
-    skops_io = pytest.importorskip("skops.io")
-    from skautoint.persistence import SKOPS_TRUSTED_TYPES
-
-    skops_io.dump(model, tmp_path / "m.skops")
-    loaded = skops_io.load(tmp_path / "m.skops", trusted=SKOPS_TRUSTED_TYPES)
-    np.testing.assert_array_equal(loaded.predict_proba(X_test), proba)
-    onnxruntime = pytest.importorskip("onnxruntime")
-    from skautoint.serving import onnx_inputs, to_onnx
-
-    session = onnxruntime.InferenceSession(to_onnx(model, X.head(3)).SerializeToString(),
-                                           providers=["CPUExecutionProvider"])
-    np.testing.assert_allclose(session.run(None, onnx_inputs(model, X_test))[0], proba,
-                               atol=1e-5, rtol=0)
+    assert_saved_forms_predict_alike(model, X_test)  # pickle, skops, ONNX
     regressor = AutoIntRegressor(continuous="piecewise_linear", max_epochs=3, random_state=0)
     features, hours = X.drop(columns="hours_per_week"), X["hours_per_week"].to_numpy()
     regressor.fit(features, hours)  # the session's fixture stays as it was
