@@ -38,6 +38,7 @@ import argparse
 import contextlib
 import functools
 import io
+import math
 import sys
 import time
 import warnings
@@ -100,8 +101,9 @@ def skautoint(seed, **params):
 
 #: skautoint 0.2's defaults written out (the network, training and field parameters a later
 #: change of defaults may touch), so that the row "skautoint (0.2 defaults)" keeps measuring
-#: them beside the new defaults in the same run. The "auto" rules (batch size, learning rate,
-#: buckets) are those of the code that runs.
+#: them beside the new defaults in the same run. Its batch size and learning rate follow
+#: 0.2's "auto" rules (:func:`defaults_0_2`); the buckets' rule is that of the code that
+#: runs.
 DEFAULTS_0_2 = {
     "activation": "relu", "attention_dim": 32, "attention_scaling": False,
     "continuous": "bucketize", "dropout": 0.0, "embedding_dim": 16,
@@ -109,8 +111,17 @@ DEFAULTS_0_2 = {
     "linear_term": False, "max_epochs": 100, "min_frequency": 2, "mlp_hidden_units": (),
     "multi_valued_pooling": "mean", "n_heads": 2, "n_iter_no_change": 5, "n_layers": 3,
     "output_projection": "none", "projection_bias": False, "residual": "projected",
-    "tol": 1e-4, "validation_fraction": 0.1, "weight_decay": 0.0,
+    "tol": 1e-4, "validation_fraction": 0.1, "weight_decay": 0.0, "precision": "float32",
 }
+
+
+def defaults_0_2(X):
+    """Every parameter :data:`DEFAULTS_0_2` names, and 0.2's "auto" batch size (about 100
+    steps per epoch, a power of 2 in [32, 1024]) and learning rate (``1e-3 * sqrt(batch /
+    256)``, at least 5e-4) for the rows ``X``."""
+    batch = int(min(1024, max(32, 2 ** round(math.log2(max(len(X), 1) / 100)))))
+    return {**DEFAULTS_0_2, "batch_size": batch,
+            "learning_rate": max(5e-4, 1e-3 * math.sqrt(batch / 256))}
 
 
 def skautoint_plus(seed):
@@ -356,7 +367,7 @@ class DeepCTRAutoInt:
 
 BINARY_MODELS = {
     "skautoint": lambda seed, X: skautoint(seed),
-    "skautoint (0.2 defaults)": lambda seed, X: skautoint(seed, **DEFAULTS_0_2),
+    "skautoint (0.2 defaults)": lambda seed, X: skautoint(seed, **defaults_0_2(X)),
     "skautoint AutoInt+": lambda seed, X: skautoint_plus(seed),
     "LogisticRegression": logistic_regression,
     "LogisticRegression (scaled numbers)": functools.partial(logistic_regression,
@@ -369,7 +380,7 @@ BINARY_MODELS = {
 }
 REGRESSION_MODELS = {
     "skautoint": lambda seed, X: skautoint_regressor(seed),
-    "skautoint (0.2 defaults)": lambda seed, X: skautoint_regressor(seed, **DEFAULTS_0_2),
+    "skautoint (0.2 defaults)": lambda seed, X: skautoint_regressor(seed, **defaults_0_2(X)),
     "Ridge": lambda seed, X: ridge(seed, X),
     "Ridge (splines)": lambda seed, X: ridge(seed, X, numbers="splines"),
     "HistGradientBoosting": functools.partial(hist_gradient_boosting,
@@ -452,8 +463,17 @@ def regression_score(y, prediction, count=False):
     return scores
 
 
+def warm_up():
+    """Fit a tiny network once, so that no timed fit pays torch's one-time start-up."""
+    X = pd.DataFrame({"a": ["x", "y"] * 50, "b": np.arange(100.0)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        AutoIntClassifier(max_epochs=2, random_state=0).fit(X, np.arange(100) % 2)
+
+
 def run(loader, models, seeds, task="classification"):
     X_train, y_train, X_test, y_test = loader()
+    warm_up()
     rows = []
     for name, build in models.items():
         for seed in range(seeds):
@@ -559,6 +579,31 @@ def classification_verdicts(aucs):
     return lines
 
 
+OLD_DEFAULTS = "skautoint (0.2 defaults)"
+
+
+def time_to_accuracy(name, results):
+    """One line for the speed issue's target: the default's fit seconds over 0.2's, and the
+    difference of the quality metric against the seed noise (the larger of the two stds),
+    from ``results`` of one data set; None without both rows."""
+    metric, better = (("ROC AUC", 1) if "ROC AUC" in results else ("RMSE", -1))
+    rows = results[results["model"].isin(["skautoint", OLD_DEFAULTS])]
+    stats = rows.groupby("model")[[metric, "fit s"]].agg(["mean", "std"])
+    if len(stats) < 2:
+        return None
+    new, old = stats.loc["skautoint"], stats.loc[OLD_DEFAULTS]
+    ratio = new[("fit s", "mean")] / old[("fit s", "mean")]
+    gain = better * (new[(metric, "mean")] - old[(metric, "mean")])
+    noise = max(new[(metric, "std")], old[(metric, "std")])
+    verdict = ("met" if ratio <= 0.5 and gain >= -noise else
+               "missed: " + ", ".join(([f"time {ratio:.2f}x > 0.5x"] if ratio > 0.5 else [])
+                                      + (["quality worse than the noise"] if gain < -noise
+                                         else [])))
+    return (f"- {name}: fit {new[('fit s', 'mean')]:.1f} s vs {old[('fit s', 'mean')]:.1f} s "
+            f"({ratio:.2f}x); {metric} {new[(metric, 'mean')]:.4f} vs "
+            f"{old[(metric, 'mean')]:.4f} (gain {gain:+.4f}, seed std {noise:.4f}) -> {verdict}")
+
+
 SETS = {  # data set name -> (loader, task, peer models)
     **{name: (loader, "classification", BINARY_MODELS)
        for name, loader in datasets.BINARY.items()},
@@ -601,7 +646,7 @@ def main():
     if unknown:
         parser.error(f"unknown data set(s) {unknown}; choose from {list(SETS)}")
     chosen = None if args.models is None else args.models.split(",")
-    ratios, aucs = {}, {}
+    ratios, aucs, speed = {}, {}, []
     for name in names:
         loader, task, models = SETS[name]
         if args.variants:
@@ -612,6 +657,8 @@ def main():
         print(f"\n### {name} ({args.seeds} seeds, mean ± std)\n")
         table = summary(results)
         print(table.to_markdown() if _has_tabulate() else table.to_string(), flush=True)
+        if not args.variants and (line := time_to_accuracy(name, results)):
+            speed.append(line)
         if "ROC AUC" in results and not args.variants:
             aucs[name] = results.groupby("model", sort=False)["ROC AUC"].mean().to_dict()
         if task != "classification" and not args.variants:
@@ -621,6 +668,9 @@ def main():
     if aucs:
         print("\n### quality targets (skautoint defaults, mean ROC AUC over seeds)\n")
         print("\n".join(classification_verdicts(aucs)), flush=True)
+    if speed:
+        print("\n### time to accuracy (defaults against 0.2's, mean over seeds)\n")
+        print("\n".join(speed), flush=True)
     if ratios:
         print("\n### regression targets (skautoint defaults, mean RMSE over seeds)\n")
         print("\n".join(regression_verdicts(ratios)), flush=True)

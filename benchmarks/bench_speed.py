@@ -33,6 +33,7 @@ with one more column of lists (mean length 10, geometric lengths, Zipf levels ov
 """
 
 import argparse
+import functools
 import json
 import multiprocessing
 import os
@@ -56,7 +57,10 @@ from scipy.special import expit
 from sklearn.metrics import roc_auc_score
 
 from skautoint import AutoIntClassifier
-from skautoint._training import PREDICT_BATCH_SIZE  # the others predict in batches as large
+from skautoint._training import (
+    PREDICT_BATCH_SIZE,  # the others predict in batches as large
+    resolve_precision,
+)
 from skautoint.exceptions import TruncatedCellsWarning
 
 CONTINUOUS = [f"I{i}" for i in range(1, 14)]
@@ -80,9 +84,9 @@ class Config:
 
 CONFIGS = (
     Config("paper", tuple(CONTINUOUS + CATEGORICAL), 16,
-           ("skautoint", "reference", "pytorch-tabular")),
+           ("skautoint", "skautoint float32", "reference", "pytorch-tabular")),
     Config("deepctr", tuple(CATEGORICAL), DEEPCTR_HEAD_WIDTH,
-           ("skautoint", "reference", "DeepCTR-Torch")),
+           ("skautoint", "skautoint float32", "reference", "DeepCTR-Torch")),
 )
 CONFIG_BY_NAME = {config.name: config for config in CONFIGS}
 
@@ -170,15 +174,19 @@ def _timed(function, *args):
     return result, time.perf_counter() - start
 
 
-def run_skautoint(data, config, seed, epochs):
-    """Fit on the DataFrame, so the fit time includes skautoint's own encoding."""
+def run_skautoint(data, config, seed, epochs, precision="auto"):
+    """Fit on the DataFrame, so the fit time includes skautoint's own encoding.
+
+    ``precision="auto"`` is the default (bfloat16 steps on CPUs with AMX); ``"float32"`` is
+    the default before it, kept as the "skautoint float32" row.
+    """
     columns = list(config.columns)
     X_train, X_test = data["X_train"][columns], data["X_test"][columns]
     clf = AutoIntClassifier(
         embedding_dim=EMBEDDING_DIM, n_layers=N_LAYERS, n_heads=N_HEADS,
         attention_dim=config.head_width, batch_size=BATCH_SIZE, learning_rate=LEARNING_RATE,
         max_epochs=epochs, early_stopping=False, embedding_weight_decay=0.0,
-        continuous="embed", random_state=seed,
+        continuous="embed", precision=precision, random_state=seed,
     )
     _, fit_s = _timed(clf.fit, X_train, data["y_train"])
     loop_s = sum(record["seconds"] for record in clf.history_)
@@ -275,7 +283,9 @@ def run_pytorch_tabular(data, config, seed, epochs):
 
 #: Environment variable naming the Python of pytorch-tabular's venv (set by --pytorch-tabular).
 PYTORCH_TABULAR_PYTHON = "BENCH_PYTORCH_TABULAR_PYTHON"
-RUNNERS = {"skautoint": run_skautoint, "reference": run_reference,
+RUNNERS = {"skautoint": run_skautoint,
+           "skautoint float32": functools.partial(run_skautoint, precision="float32"),
+           "reference": run_reference,
            "DeepCTR-Torch": run_deepctr, "pytorch-tabular": run_pytorch_tabular}
 
 
@@ -314,12 +324,12 @@ def in_fresh_process(function, *args):
         return pool.submit(function, *args).result()
 
 
-def gemm_gflops(threads, repeats, size=2048):
-    """Float32 ``torch.mm`` speed of two ``size x size`` matrices (median of ``repeats``)."""
+def gemm_gflops(threads, repeats, size=2048, dtype=torch.float32):
+    """``torch.mm`` speed of two ``size x size`` matrices of ``dtype`` (median of ``repeats``)."""
     torch.set_num_threads(threads)
     generator = torch.Generator().manual_seed(0)
-    a = torch.randn(size, size, generator=generator)
-    b = torch.randn(size, size, generator=generator)
+    a = torch.randn(size, size, generator=generator).to(dtype)
+    b = torch.randn(size, size, generator=generator).to(dtype)
     torch.mm(a, b)  # warm-up
     seconds = [_timed(torch.mm, a, b)[1] for _ in range(repeats)]
     return 2 * size**3 / np.median(seconds) / 1e9
@@ -370,27 +380,43 @@ def results_table(records, n_train, n_test, epochs):
     return frame.groupby(keys, sort=False)[columns].median().reset_index()
 
 
-def ratios_table(table, gflops):
-    """Per configuration: skautoint's training speed against the peers and the roofline."""
+PEERS = ("skautoint float32", "reference", "DeepCTR-Torch", "pytorch-tabular")
+
+
+def ratios_table(table, what="train samples/s"):
+    """Per configuration: skautoint's ``what`` (a speed column) over each peer's."""
+    rows = []
+    for config in CONFIGS:
+        speed = table[table["config"] == config.name].set_index("implementation")
+        if "skautoint" in speed.index:
+            rows.append({"config": config.name, **{
+                f"skautoint / {peer}": (speed.loc["skautoint", what] / speed.loc[peer, what]
+                                        if peer in speed.index else np.nan)
+                for peer in PEERS}})
+    return pd.DataFrame(rows)
+
+
+def roofline_table(table, gflops):
+    """Per configuration and precision: the samples per second the GEMM rate would allow
+    (analytic FLOPs per sample), and the share of it skautoint's training reaches."""
     rows = []
     for config in CONFIGS:
         speed = table[table["config"] == config.name].set_index("implementation")
         fields, width = attention_layout(config, "skautoint")
-        roofline = gflops * 1e9 / train_flops_per_sample(fields, width)
-        if "skautoint" not in speed.index:
-            continue
-        skautoint = speed.loc["skautoint"]
-        rows.append({
-            "config": config.name,
-            "train MFLOP/sample": train_flops_per_sample(fields, width) / 1e6,
-            "roofline samples/s": roofline,
-            **{f"skautoint / {peer}": (skautoint["train samples/s"]
-                                       / speed.loc[peer, "train samples/s"]
-                                       if peer in speed.index else np.nan)
-               for peer in ("reference", "DeepCTR-Torch", "pytorch-tabular")},
-            "skautoint / roofline": skautoint["train samples/s"] / roofline,
-            "skautoint loop / roofline": skautoint["loop samples/s"] / roofline,
-        })
+        flops = train_flops_per_sample(fields, width)
+        for name, implementation in (("float32", "skautoint float32"),
+                                     ("bfloat16", "skautoint")):
+            if implementation not in speed.index or name not in gflops:
+                continue
+            roofline = gflops[name] * 1e9 / flops
+            measured = speed.loc[implementation]
+            rows.append({
+                "config": config.name, "precision": name, "implementation": implementation,
+                "train MFLOP/sample": flops / 1e6, "GEMM GFLOP/s": gflops[name],
+                "roofline samples/s": roofline,
+                "fit / roofline": measured["train samples/s"] / roofline,
+                "loop / roofline": measured["loop samples/s"] / roofline,
+            })
     return pd.DataFrame(rows)
 
 
@@ -424,7 +450,9 @@ Notes:
 - Each fit is the first in a fresh process (torch's one-time optimizer import excluded).
   Prediction batch {PREDICT_BATCH_SIZE} for all. Peak RSS: ru_maxrss of that process (Python,
   torch and the loaded data included); model RSS: that peak minus the peak after loading.
-- Roofline: GEMM GFLOP/s / analytic training FLOPs per sample. Forward, per layer:
+- Roofline: GEMM GFLOP/s / analytic training FLOPs per sample, in float32 (for the
+  "skautoint float32" row, the default before precision="auto") and in bfloat16 (for the
+  default, whose steps multiply in bfloat16 on CPUs with AMX). Forward, per layer:
   2*F*d_in*4*H*d' for W_Q, W_K, W_V and W_res, 2*2*H*F^2*d' for the attention scores and
   mixing; then 2*F*H*d' for the output layer; backward = 2 x forward; lookups free.
 """
@@ -518,7 +546,8 @@ def main():
 
     if args.pytorch_tabular:
         os.environ[PYTORCH_TABULAR_PYTHON] = args.pytorch_tabular  # the children inherit it
-    gflops = gemm_gflops(args.threads, repeats=3 if args.smoke else 9)
+    gflops = {name: gemm_gflops(args.threads, repeats=3 if args.smoke else 9, dtype=dtype)
+              for name, dtype in (("float32", torch.float32), ("bfloat16", torch.bfloat16))}
     data, data_s = _timed(make_data, args.rows, args.vocab, args.seed)
     n_train, n_test = len(data["y_train"]), len(data["y_test"])
     header = (f"{n_train:,} train + {n_test:,} test rows, {args.vocab:,} levels, positive rate "
@@ -549,22 +578,28 @@ def main():
                           f"AUC {result['test AUC']:.4f}", file=sys.stderr, flush=True)
 
     table = results_table(records, n_train, n_test, args.epochs)
-    ratios = ratios_table(table, gflops)
     print(f"\n### AutoInt training speed ({args.epochs} epoch(s), median of {args.repeats})\n")
     print(f"data: {header}")
-    print(f"torch {torch.__version__}, {args.threads} thread(s); float32 GEMM "
-          f"(2048 x 2048 torch.mm): {gflops:.1f} GFLOP/s\n")
+    print(f"torch {torch.__version__}, {args.threads} thread(s); GEMM (2048 x 2048 torch.mm): "
+          f"float32 {gflops['float32']:.1f} GFLOP/s, bfloat16 {gflops['bfloat16']:.1f} GFLOP/s; "
+          f"skautoint's precision='auto' takes "
+          f"{resolve_precision('auto', 'cpu', BATCH_SIZE)} here\n")
     print(_formatted(table, {
         "encode s": "{:.2f}", "train samples/s": "{:,.0f}", "loop samples/s": "{:,.0f}",
         "predict rows/s": "{:,.0f}", "peak RSS MiB": "{:,.0f}", "model RSS MiB": "{:,.0f}",
         "test AUC": "{:.4f}",
     }).to_markdown(index=False))
     print()
-    print(_formatted(ratios, {
-        "train MFLOP/sample": "{:.2f}", "roofline samples/s": "{:,.0f}",
-        "skautoint / reference": "{:.2f}x", "skautoint / DeepCTR-Torch": "{:.2f}x",
-        "skautoint / pytorch-tabular": "{:.2f}x",
-        "skautoint / roofline": "{:.1%}", "skautoint loop / roofline": "{:.1%}",
+    ratio_formats = {f"skautoint / {peer}": "{:.2f}x" for peer in PEERS}
+    for what in ("train samples/s", "predict rows/s"):
+        print(f"skautoint's {what} over each peer's:\n")
+        print(_formatted(ratios_table(table, what), ratio_formats)
+              .to_markdown(index=False))
+        print()
+    print(_formatted(roofline_table(table, gflops), {
+        "train MFLOP/sample": "{:.2f}", "GEMM GFLOP/s": "{:,.0f}",
+        "roofline samples/s": "{:,.0f}", "fit / roofline": "{:.1%}",
+        "loop / roofline": "{:.1%}",
     }).to_markdown(index=False))
     print()
     print(NOTES)

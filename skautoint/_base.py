@@ -61,12 +61,14 @@ from ._state import (
     upgrade_state,
 )
 from ._training import (
+    PRECISIONS,
     TrainingConfig,
     auto_batch_size,
     auto_learning_rate,
     fit_network,
     predict_attention,
     predict_raw,
+    resolve_precision,
     to_tensor_data,
     torch_context,
 )
@@ -219,6 +221,7 @@ class BaseAutoInt(BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "device": [StrOptions({"auto", "cpu", "cuda"})],
+        "precision": [StrOptions(set(PRECISIONS))],
         "warm_start": ["boolean"],
         "distributed": ["boolean"],
     }
@@ -589,6 +592,7 @@ class BaseAutoInt(BaseEstimator):
             n_iter_no_change=int(self.n_iter_no_change), tol=float(self.tol),
             verbose=int(self.verbose), embedding_weight_decay=float(self.embedding_weight_decay),
             embedding_update=self.embedding_update,
+            precision=resolve_precision(self.precision, self.device_, self.batch_size_),
         )
 
     def _train_encoded(self, index, value, target, sample_weight, *, train_rows, validation,
@@ -605,6 +609,7 @@ class BaseAutoInt(BaseEstimator):
         self.module_params_ = module_params
         self.module_, self._optimizer = result.module, result.optimizer
         self.embedding_update_ = result.optimizer.embedding_update
+        self.precision_ = resolve_precision(self.precision, self.device_, self.batch_size_)
         self.history_ = self.history_ + result.history
         self.n_iter_ = len(self.history_)
         if result.best_epoch or not warm:

@@ -88,10 +88,11 @@ SHARED_PARAMETERS_DOC = """\
         Dropout on attention weights and in the MLP branch (a warning says when the network
         has neither).
     learning_rate : float or "auto", default="auto"
-        Adam's step size. ``"auto"`` is ``1e-3 * sqrt(batch_size / 256)``, at least 5e-4.
+        Adam's step size. ``"auto"`` is 2e-3, times ``sqrt(batch_size / 1024)`` for batches
+        above 1024 rows.
     batch_size : int or "auto", default="auto"
-        Rows per training step. ``"auto"`` aims at about 100 steps per epoch: the power of 2
-        nearest to ``n_samples / 100``, between 32 and 1024.
+        Rows per training step. ``"auto"`` aims at about 50 steps per epoch: the power of 2
+        nearest to ``n_samples / 50``, between 64 and 1024.
     max_epochs : int, default=100
         Largest number of passes over the training data.
     weight_decay : float, default=0.0
@@ -119,7 +120,7 @@ SHARED_PARAMETERS_DOC = """\
     validation_fraction : float or int, default=0.1
         Share (or number) of rows held out for early stopping; both parts must keep at
         least one row.
-    n_iter_no_change : int, default=5
+    n_iter_no_change : int, default=3
         Epochs without improvement before training stops.
     tol : float, default=1e-4
         Smallest decrease of the validation loss that counts as an improvement.
@@ -137,6 +138,15 @@ SHARED_TRAINING_DOC = """\
         bar over the batches of each epoch.
     device : {"auto", "cpu", "cuda"}, default="auto"
         Where the network trains; ``"auto"`` takes CUDA when torch sees it.
+    precision : {"auto", "float32", "bfloat16"}, default="auto"
+        Arithmetic of the training steps. ``"bfloat16"`` runs their forward pass under
+        ``torch.autocast``: matrix products in bfloat16, while the weights, Adam's moments,
+        the loss and the validation scores stay in float32. ``"auto"`` takes bfloat16 on
+        CPUs that multiply it in AMX tiles (Intel Sapphire Rapids and later) for batches of
+        128 rows or more, where a training step takes about 0.6 of the float32 time at
+        unchanged quality (see the benchmarks page), and float32 elsewhere. Predictions are
+        always computed in float32, so a model predicts the same wherever it is loaded. The
+        choice is in ``precision_``.
     warm_start : bool, default=False
         Continue training the fitted network for another ``max_epochs`` instead of starting
         over. The network parameters (``dropout`` included), the field parameters and
@@ -174,6 +184,8 @@ SHARED_ATTRIBUTES_DOC = """\
         The embedding update used (``embedding_update``, or the ``"auto"`` choice).
     learning_rate_ : float
         The learning rate used (``learning_rate``, or the ``"auto"`` choice).
+    precision_ : {"float32", "bfloat16"}
+        The arithmetic of the training steps (``precision``, or the ``"auto"`` choice).
 """
 
 

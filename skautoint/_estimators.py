@@ -85,8 +85,9 @@ class AutoIntClassifier(ClassifierMixin, BaseAutoInt):
                  mlp_hidden_units=(), dropout=0.0, learning_rate="auto", batch_size="auto",
                  max_epochs=100, weight_decay=0.0, embedding_weight_decay=1e-3,
                  embedding_update="auto", early_stopping="auto", validation_fraction=0.1,
-                 n_iter_no_change=5, tol=1e-4, class_weight=None, random_state=None,
-                 verbose=0, device="auto", warm_start=False, distributed=False):
+                 n_iter_no_change=3, tol=1e-4, class_weight=None, random_state=None,
+                 verbose=0, device="auto", precision="auto", warm_start=False,
+                 distributed=False):
         self._store_parameters(locals())
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -331,8 +332,8 @@ class AutoIntRegressor(RegressorMixin, BaseAutoInt):
                  mlp_hidden_units=(), dropout=0.0, learning_rate="auto", batch_size="auto",
                  max_epochs=100, weight_decay=0.0, embedding_weight_decay=1e-3,
                  embedding_update="auto", early_stopping="auto", validation_fraction=0.1,
-                 n_iter_no_change=5, tol=1e-4, random_state=None, verbose=0, device="auto",
-                 warm_start=False, distributed=False):
+                 n_iter_no_change=3, tol=1e-4, random_state=None, verbose=0, device="auto",
+                 precision="auto", warm_start=False, distributed=False):
         self._store_parameters(locals())
 
     @_fit_context(prefer_skip_nested_validation=True)

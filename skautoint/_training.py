@@ -25,6 +25,7 @@ from ._optim import NetworkOptimizer, resolve_embedding_update
 from .exceptions import TrainingDivergedError
 
 __all__ = [
+    "PRECISIONS",
     "TensorData",
     "TrainingConfig",
     "TrainingResult",
@@ -33,6 +34,7 @@ __all__ = [
     "fit_network",
     "predict_attention",
     "predict_raw",
+    "resolve_precision",
     "target_moments",
     "to_tensor_data",
     "torch_context",
@@ -42,34 +44,75 @@ __all__ = [
 # Rows per forward pass at prediction. Batches that stay in cache are faster: on 2 CPU cores
 # (39 fields, 3 layers) 2048 scored 21k rows/s and 4096 15k (benchmarks/bench_speed.py data).
 PREDICT_BATCH_SIZE = 2048
+#: Choices of ``precision``: "bfloat16" runs the training steps' forward pass under
+#: ``torch.autocast`` (matrix products in bfloat16, weights, optimizer and loss in float32).
+PRECISIONS = ("auto", "float32", "bfloat16")
 #: Batches between two checks that the running loss is finite (a check costs a device sync).
 _FINITE_CHECK_EVERY = 64
 
 
 def auto_batch_size(n_samples):
-    """Batch size for ``batch_size="auto"``: about 100 steps per epoch, a power of 2 in [32, 1024].
+    """Batch size for ``batch_size="auto"``: about 50 steps per epoch, a power of 2 in [64, 1024].
 
-    Small tables need many small steps per epoch to train before early stopping ends them;
-    large ones run faster per row in batches of 512-1024 (the CPU caches stay warm).
+    A step costs a fixed overhead (about 3 ms on 2 CPU cores, whatever the batch, below 64
+    rows) plus its rows, and bfloat16 steps run faster per row up to 512 rows; 50 steps per
+    epoch reached the quality of skautoint 0.2's 100 (batches of 32 to 1024) in fewer
+    seconds on every set of ``benchmarks/bench_quality.py``.
 
     >>> auto_batch_size(800), auto_batch_size(30_000), auto_batch_size(10_000_000)
-    (32, 256, 1024)
+    (64, 512, 1024)
     """
-    exponent = round(math.log2(max(n_samples, 1) / 100))
-    return int(min(1024, max(32, 2 ** exponent)))
+    exponent = round(math.log2(max(n_samples, 1) / 50))
+    return int(min(1024, max(64, 2 ** exponent)))
 
 
 def auto_learning_rate(batch_size):
-    """Adam step size for ``learning_rate="auto"``: ``1e-3 * sqrt(batch_size / 256)``, at least
-    5e-4 (a gradient's noise falls with the square root of the batch).
+    """Adam step size for ``learning_rate="auto"``: 2e-3, times ``sqrt(batch_size / 1024)``
+    for batches above 1024 (a gradient's noise falls with the square root of the batch).
 
-    The floor keeps small tables, which get small batches, training fast enough for early
-    stopping to see progress.
+    skautoint 0.2 took ``1e-3 * sqrt(batch_size / 256)``, at least 5e-4: with the batches of
+    ``batch_size="auto"`` (64 to 1024 rows) 2e-3 reached the same quality in fewer epochs
+    (``benchmarks/bench_quality.py``, the speed issue's table).
 
-    >>> auto_learning_rate(32), auto_learning_rate(256), round(auto_learning_rate(1024), 6)
-    (0.0005, 0.001, 0.002)
+    >>> auto_learning_rate(64), auto_learning_rate(1024), auto_learning_rate(4096)
+    (0.002, 0.002, 0.004)
     """
-    return max(5e-4, 1e-3 * math.sqrt(batch_size / 256))
+    return 2e-3 * math.sqrt(max(1.0, batch_size / 1024))
+
+
+def resolve_precision(precision, device, batch_size):
+    """``"float32"`` or ``"bfloat16"``: ``"auto"`` takes bfloat16 for batches of 128 rows or
+    more on CPUs with AMX tiles.
+
+    On 2 cores of such a CPU (Sapphire Rapids) a 2048 x 2048 product runs at about 2,600
+    GFLOP/s in bfloat16 against 390 in float32, and a training step of 39 fields at batch
+    512 takes 0.6x the time (``benchmarks/bench_speed.py``); at 64 rows and fewer the casts
+    cost what the products gain. Elsewhere (CPUs without AMX, and CUDA, not yet measured)
+    ``"auto"`` keeps float32.
+
+    >>> resolve_precision("float32", "cpu", 512), resolve_precision("auto", "cuda", 512)
+    ('float32', 'float32')
+    """
+    if precision != "auto":
+        return precision
+    native = torch.device(device).type == "cpu" and has_amx()
+    return "bfloat16" if native and batch_size >= 128 else "float32"
+
+
+def has_amx():
+    """Whether this CPU multiplies bfloat16 matrices in AMX tiles (False when torch cannot
+    tell)."""
+    supported = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    try:
+        return bool(supported()) if supported is not None else False
+    except RuntimeError:
+        return False
+
+
+def _autocast(precision, device):
+    """The context of a training step's forward pass at ``precision``."""
+    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16,
+                          enabled=precision == "bfloat16")
 
 
 @dataclass
@@ -103,6 +146,7 @@ class TrainingConfig:
     verbose: int
     embedding_weight_decay: float = 0.0
     embedding_update: str = "auto"
+    precision: str = "float32"
 
 
 @dataclass
@@ -309,7 +353,8 @@ def train(module, train_data, config, *, loss, generator, validation_data=None, 
         for epoch in range(first_epoch, first_epoch + config.max_epochs):
             start = time.perf_counter()
             train_loss = _run_epoch(module, train_data, optimizer, loss, config.batch_size,
-                                    generator, epoch, progress=config.verbose >= 2, group=group)
+                                    generator, epoch, progress=config.verbose >= 2, group=group,
+                                    precision=config.precision)
             record = {"epoch": epoch, "train_loss": train_loss}
             if validation_data is not None:
                 record["valid_loss"], record["valid_score"] = _evaluate(
@@ -338,12 +383,13 @@ def train(module, train_data, config, *, loss, generator, validation_data=None, 
 
 
 def _run_epoch(module, data, optimizer, loss, batch_size, generator, epoch, progress=False,
-               group=LOCAL):
+               group=LOCAL, precision="float32"):
     """One pass over ``data`` in a random order; returns the mean weighted training loss
     (over every process's rows).
 
     ``progress`` shows a tqdm bar over the batches (``verbose=2``). Every process of
-    ``group`` takes as many steps as the one with the most rows needs.
+    ``group`` takes as many steps as the one with the most rows needs. With ``precision``
+    ``"bfloat16"`` the forward pass runs under autocast; the loss is taken in float32.
     """
     module.train()
     n_rows = group.max(len(data))
@@ -362,8 +408,9 @@ def _run_epoch(module, data, optimizer, loss, batch_size, generator, epoch, prog
         index = data.index[batch]
         try:
             with optimizer.batch(index):
-                raw = module(index, data.value[batch])
-                losses = loss.per_sample(raw, data.target[batch]) * data.weight[batch]
+                with _autocast(precision, data.index.device):
+                    raw = module(index, data.value[batch])
+                losses = loss.per_sample(raw.float(), data.target[batch]) * data.weight[batch]
                 optimizer.zero_grad()
                 losses.mean().backward()
                 optimizer.step()

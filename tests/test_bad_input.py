@@ -316,7 +316,8 @@ INVALID_PARAMS = {
     "dropout": 1.0, "learning_rate": 0.0, "batch_size": 0, "max_epochs": 0, "weight_decay": -1.0,
     "embedding_weight_decay": -1.0, "embedding_update": "sparse", "early_stopping": "sometimes",
     "validation_fraction": 1.0, "n_iter_no_change": 0, "tol": -1.0, "class_weight": "auto",
-    "random_state": "seed", "verbose": "loud", "device": "tpu", "warm_start": "yes",
+    "random_state": "seed", "verbose": "loud", "device": "tpu", "precision": "float16",
+    "warm_start": "yes",
     "distributed": "yes",
 }
 

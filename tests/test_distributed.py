@@ -73,7 +73,8 @@ def test_two_torchrun_processes_train_one_network_as_good_as_one_process(adult, 
     first, second = (joblib.load(tmp_path / f"model{rank}.joblib") for rank in (0, 1))
     for name, tensor in first.module_.state_dict().items():
         torch.testing.assert_close(second.module_.state_dict()[name], tensor, rtol=0, atol=0)
-    assert first.batch_size_ == 128 and first.learning_rate_ == pytest.approx(1e-3)
+    # "auto" takes the learning rate of the effective batch of 256 rows
+    assert first.batch_size_ == 128 and first.learning_rate_ == pytest.approx(2e-3)
     assert [r["valid_loss"] for r in first.history_] == [r["valid_loss"] for r in second.history_]
 
     alone = AutoIntClassifier(batch_size=256, max_epochs=3, embedding_update="touched",

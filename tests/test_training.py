@@ -114,7 +114,7 @@ def test_training_rows_are_picked_by_position():
     copied = _fit(index[rows], value[rows], target[rows])
     test = to_tensor_data(*_data(300, seed=3)[:2])
     torch.testing.assert_close(predict_raw(picked.module, test), predict_raw(copied.module, test))
-    assert auto_batch_size(len(rows)) == 32
+    assert auto_batch_size(len(rows)) == 64
 
 
 def test_validation_rows_without_weight_are_refused():
