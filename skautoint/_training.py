@@ -41,9 +41,10 @@ __all__ = [
     "train",
 ]
 
-# Rows per forward pass at prediction. Batches that stay in cache are faster: on 2 CPU cores
-# (39 fields, 3 layers) 2048 scored 21k rows/s and 4096 15k (benchmarks/bench_speed.py data).
-PREDICT_BATCH_SIZE = 2048
+# Rows per forward pass at prediction. Batches whose activations stay in the cores' caches are
+# faster: on 2 CPU cores (39 fields, 3 layers, heads of 16; benchmarks/bench_speed.py data)
+# 256 rows scored 44k rows/s, 512 51k, 1024 34k and 2048 18k.
+PREDICT_BATCH_SIZE = 512
 #: Choices of ``precision``: "bfloat16" runs the training steps' forward pass under
 #: ``torch.autocast`` (matrix products in bfloat16, weights, optimizer and loss in float32).
 PRECISIONS = ("auto", "float32", "bfloat16")
@@ -185,7 +186,7 @@ def predict_raw(module, data, batch_size=PREDICT_BATCH_SIZE):
         The network.
     data : TensorData
         Rows to score.
-    batch_size : int, default=2048
+    batch_size : int, default=512
         Rows per forward pass.
 
     Returns
@@ -204,7 +205,7 @@ def predict_attention(module, data, batch_size=PREDICT_BATCH_SIZE, *, summed=Fal
         The network.
     data : TensorData
         Rows to explain.
-    batch_size : int, default=2048
+    batch_size : int, default=512
         Rows per forward pass.
     summed : bool, default=False
         Return the sum over rows only, in memory independent of the number of rows.
