@@ -59,7 +59,7 @@ from sklearn.metrics import roc_auc_score
 from skautoint import AutoIntClassifier
 from skautoint._training import (
     PREDICT_BATCH_SIZE,  # the others predict in batches as large
-    resolve_precision,
+    has_amx,
 )
 from skautoint.exceptions import TruncatedCellsWarning
 
@@ -84,9 +84,11 @@ class Config:
 
 CONFIGS = (
     Config("paper", tuple(CONTINUOUS + CATEGORICAL), 16,
-           ("skautoint", "skautoint float32", "reference", "pytorch-tabular")),
+           ("skautoint", "skautoint float32", "skautoint bfloat16", "reference",
+            "pytorch-tabular")),
     Config("deepctr", tuple(CATEGORICAL), DEEPCTR_HEAD_WIDTH,
-           ("skautoint", "skautoint float32", "reference", "DeepCTR-Torch")),
+           ("skautoint", "skautoint float32", "skautoint bfloat16", "reference",
+            "DeepCTR-Torch")),
 )
 CONFIG_BY_NAME = {config.name: config for config in CONFIGS}
 
@@ -177,8 +179,9 @@ def _timed(function, *args):
 def run_skautoint(data, config, seed, epochs, precision="auto"):
     """Fit on the DataFrame, so the fit time includes skautoint's own encoding.
 
-    ``precision="auto"`` is the default (bfloat16 steps on CPUs with AMX); ``"float32"`` is
-    the default before it, kept as the "skautoint float32" row.
+    ``precision="auto"`` is the default (bfloat16 steps on CPUs with AMX when the steps are
+    large enough; both configurations here have layers too narrow for it); the rows
+    "skautoint float32" (the default before it) and "skautoint bfloat16" force each.
     """
     columns = list(config.columns)
     X_train, X_test = data["X_train"][columns], data["X_test"][columns]
@@ -285,6 +288,7 @@ def run_pytorch_tabular(data, config, seed, epochs):
 PYTORCH_TABULAR_PYTHON = "BENCH_PYTORCH_TABULAR_PYTHON"
 RUNNERS = {"skautoint": run_skautoint,
            "skautoint float32": functools.partial(run_skautoint, precision="float32"),
+           "skautoint bfloat16": functools.partial(run_skautoint, precision="bfloat16"),
            "reference": run_reference,
            "DeepCTR-Torch": run_deepctr, "pytorch-tabular": run_pytorch_tabular}
 
@@ -380,7 +384,8 @@ def results_table(records, n_train, n_test, epochs):
     return frame.groupby(keys, sort=False)[columns].median().reset_index()
 
 
-PEERS = ("skautoint float32", "reference", "DeepCTR-Torch", "pytorch-tabular")
+PEERS = ("skautoint float32", "skautoint bfloat16", "reference", "DeepCTR-Torch",
+         "pytorch-tabular")
 
 
 def ratios_table(table, what="train samples/s"):
@@ -405,7 +410,7 @@ def roofline_table(table, gflops):
         fields, width = attention_layout(config, "skautoint")
         flops = train_flops_per_sample(fields, width)
         for name, implementation in (("float32", "skautoint float32"),
-                                     ("bfloat16", "skautoint")):
+                                     ("bfloat16", "skautoint bfloat16")):
             if implementation not in speed.index or name not in gflops:
                 continue
             roofline = gflops[name] * 1e9 / flops
@@ -451,8 +456,7 @@ Notes:
   Prediction batch {PREDICT_BATCH_SIZE} for all. Peak RSS: ru_maxrss of that process (Python,
   torch and the loaded data included); model RSS: that peak minus the peak after loading.
 - Roofline: GEMM GFLOP/s / analytic training FLOPs per sample, in float32 (for the
-  "skautoint float32" row, the default before precision="auto") and in bfloat16 (for the
-  default, whose steps multiply in bfloat16 on CPUs with AMX). Forward, per layer:
+  "skautoint float32" row) and in bfloat16 (for the "skautoint bfloat16" row). Forward, per layer:
   2*F*d_in*4*H*d' for W_Q, W_K, W_V and W_res, 2*2*H*F^2*d' for the attention scores and
   mixing; then 2*F*H*d' for the output layer; backward = 2 x forward; lookups free.
 """
@@ -582,8 +586,7 @@ def main():
     print(f"data: {header}")
     print(f"torch {torch.__version__}, {args.threads} thread(s); GEMM (2048 x 2048 torch.mm): "
           f"float32 {gflops['float32']:.1f} GFLOP/s, bfloat16 {gflops['bfloat16']:.1f} GFLOP/s; "
-          f"skautoint's precision='auto' takes "
-          f"{resolve_precision('auto', 'cpu', BATCH_SIZE)} here\n")
+          f"AMX: {'yes' if has_amx() else 'no'}\n")
     print(_formatted(table, {
         "encode s": "{:.2f}", "train samples/s": "{:,.0f}", "loop samples/s": "{:,.0f}",
         "predict rows/s": "{:,.0f}", "peak RSS MiB": "{:,.0f}", "model RSS MiB": "{:,.0f}",

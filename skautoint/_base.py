@@ -585,6 +585,11 @@ class BaseAutoInt(BaseEstimator):
         return dict(table_rows=spec.table_rows, n_fields=spec.n_fields,
                     n_outputs=self._loss.n_outputs, **params, **bags)
 
+    def _precision(self):
+        """``precision``, or what ``"auto"`` takes for this network and batch size."""
+        return resolve_precision(self.precision, self.device_, self.batch_size_,
+                                 self.field_spec_.n_fields, self.n_heads * self.attention_dim)
+
     def _training_config(self, max_epochs):
         return TrainingConfig(
             learning_rate=self.learning_rate_, batch_size=self.batch_size_,
@@ -592,7 +597,7 @@ class BaseAutoInt(BaseEstimator):
             n_iter_no_change=int(self.n_iter_no_change), tol=float(self.tol),
             verbose=int(self.verbose), embedding_weight_decay=float(self.embedding_weight_decay),
             embedding_update=self.embedding_update,
-            precision=resolve_precision(self.precision, self.device_, self.batch_size_),
+            precision=self._precision(),
         )
 
     def _train_encoded(self, index, value, target, sample_weight, *, train_rows, validation,
@@ -609,7 +614,7 @@ class BaseAutoInt(BaseEstimator):
         self.module_params_ = module_params
         self.module_, self._optimizer = result.module, result.optimizer
         self.embedding_update_ = result.optimizer.embedding_update
-        self.precision_ = resolve_precision(self.precision, self.device_, self.batch_size_)
+        self.precision_ = self._precision()
         self.history_ = self.history_ + result.history
         self.n_iter_ = len(self.history_)
         if result.best_epoch or not warm:

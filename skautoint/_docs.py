@@ -142,9 +142,10 @@ SHARED_TRAINING_DOC = """\
         Arithmetic of the training steps. ``"bfloat16"`` runs their forward pass under
         ``torch.autocast``: matrix products in bfloat16, while the weights, Adam's moments,
         the loss and the validation scores stay in float32. ``"auto"`` takes bfloat16 on
-        CPUs that multiply it in AMX tiles (Intel Sapphire Rapids and later) for batches of
-        128 rows or more, where a training step takes about 0.6 of the float32 time at
-        unchanged quality (see the benchmarks page), and float32 elsewhere. Predictions are
+        CPUs that multiply it in AMX tiles (Intel Sapphire Rapids and later) when a step has
+        enough work (``batch_size * n_fields >= 4096`` and ``n_heads * attention_dim >=
+        64``), where a training step takes 0.6-0.8 of the float32 time at unchanged quality
+        (see the benchmarks page), and float32 elsewhere. Predictions are
         always computed in float32, so a model predicts the same wherever it is loaded. The
         choice is in ``precision_``.
     warm_start : bool, default=False

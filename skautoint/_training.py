@@ -73,7 +73,8 @@ def auto_learning_rate(batch_size):
 
     skautoint 0.2 took ``1e-3 * sqrt(batch_size / 256)``, at least 5e-4: with the batches of
     ``batch_size="auto"`` (64 to 1024 rows) 2e-3 reached the same quality in fewer epochs
-    (``benchmarks/bench_quality.py``, the speed issue's table).
+    than that rule with a floor of 1e-3 (``benchmarks/bench_quality.py``; the benchmarks
+    page, "Time to accuracy").
 
     >>> auto_learning_rate(64), auto_learning_rate(1024), auto_learning_rate(4096)
     (0.002, 0.002, 0.004)
@@ -81,23 +82,29 @@ def auto_learning_rate(batch_size):
     return 2e-3 * math.sqrt(max(1.0, batch_size / 1024))
 
 
-def resolve_precision(precision, device, batch_size):
-    """``"float32"`` or ``"bfloat16"``: ``"auto"`` takes bfloat16 for batches of 128 rows or
-    more on CPUs with AMX tiles.
+def resolve_precision(precision, device, batch_size, n_fields, layer_width):
+    """``"float32"`` or ``"bfloat16"``: ``"auto"`` takes bfloat16 on CPUs with AMX tiles for
+    steps with enough work: batches of at least 4096 fields (``batch_size * n_fields``) and
+    interacting layers at least 64 wide (``n_heads * attention_dim``, the default's).
 
     On 2 cores of such a CPU (Sapphire Rapids) a 2048 x 2048 product runs at about 2,600
-    GFLOP/s in bfloat16 against 390 in float32, and a training step of 39 fields at batch
-    512 takes 0.6x the time (``benchmarks/bench_speed.py``); at 64 rows and fewer the casts
-    cost what the products gain. Elsewhere (CPUs without AMX, and CUDA, not yet measured)
-    ``"auto"`` keeps float32.
+    GFLOP/s in bfloat16 against 380 in float32. A training step of the default layers (2
+    heads of 32) took 0.6x-0.7x the float32 time from 1024 rows x 8 fields to 1024 x 39, and
+    0.8x at 128 x 39; smaller steps, and narrower layers (heads of 8 or 16 on 20-30 fields),
+    ran slower in bfloat16, the casts costing more than the products gain (0.65x-1.0x the
+    speed). Elsewhere (CPUs without AMX, and CUDA, not yet measured) ``"auto"`` keeps
+    float32.
 
-    >>> resolve_precision("float32", "cpu", 512), resolve_precision("auto", "cuda", 512)
-    ('float32', 'float32')
+    >>> resolve_precision("float32", "cpu", 512, 39, 64)
+    'float32'
+    >>> resolve_precision("auto", "cuda", 512, 39, 64)
+    'float32'
     """
     if precision != "auto":
         return precision
     native = torch.device(device).type == "cpu" and has_amx()
-    return "bfloat16" if native and batch_size >= 128 else "float32"
+    large = batch_size * n_fields >= 4096 and layer_width >= 64
+    return "bfloat16" if native and large else "float32"
 
 
 def has_amx():

@@ -9,15 +9,16 @@ from skautoint import AutoIntClassifier, AutoIntRegressor, _training
 from skautoint._training import resolve_precision
 
 
-def test_auto_takes_bfloat16_for_large_batches_on_cpus_with_amx_only(monkeypatch):
+def test_auto_takes_bfloat16_for_large_steps_on_cpus_with_amx_only(monkeypatch):
     monkeypatch.setattr(_training, "has_amx", lambda: True)
-    assert resolve_precision("auto", "cpu", 128) == "bfloat16"
-    assert resolve_precision("auto", "cpu", 64) == "float32"  # the casts cost the gain
-    assert resolve_precision("auto", "cuda", 512) == "float32"  # not measured there yet
-    assert resolve_precision("float32", "cpu", 512) == "float32"
+    assert resolve_precision("auto", "cpu", 128, 39, 64) == "bfloat16"
+    assert resolve_precision("auto", "cpu", 128, 22, 64) == "float32"  # casts cost the gain
+    assert resolve_precision("auto", "cpu", 1024, 26, 16) == "float32"  # heads of 8
+    assert resolve_precision("auto", "cuda", 512, 39, 64) == "float32"  # not measured there
+    assert resolve_precision("float32", "cpu", 512, 39, 64) == "float32"
     monkeypatch.setattr(_training, "has_amx", lambda: False)
-    assert resolve_precision("auto", "cpu", 512) == "float32"
-    assert resolve_precision("bfloat16", "cpu", 64) == "bfloat16"
+    assert resolve_precision("auto", "cpu", 512, 39, 64) == "float32"
+    assert resolve_precision("bfloat16", "cpu", 64, 3, 8) == "bfloat16"
 
 
 def test_autocast_reaches_the_products_of_a_training_step_and_not_the_loss():
