@@ -463,6 +463,7 @@ def regression_score(y, prediction, count=False):
     return scores
 
 
+@functools.cache
 def warm_up():
     """Fit a tiny network once, so that no timed fit pays torch's one-time start-up."""
     X = pd.DataFrame({"a": ["x", "y"] * 50, "b": np.arange(100.0)})

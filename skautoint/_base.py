@@ -42,6 +42,7 @@ from sklearn.utils.validation import (
 
 from ._distributed import LOCAL, join_process_group
 from ._fields import FieldTransformer, check_field_input, encode_fields, make_field_transformer
+from ._fields._numeric import N_BINS_CONSTRAINTS
 from ._network import (
     ACTIVATIONS,
     LAYER_NORMS,
@@ -185,7 +186,7 @@ class BaseAutoInt(BaseEstimator):
         ],
         "max_categories": [Interval(Integral, 1, None, closed="left"), None],
         "field_transformer": [HasMethods(["fit", "transform"]), None],
-        "n_bins": [Interval(Integral, 2, None, closed="left"), StrOptions({"auto"})],
+        "n_bins": N_BINS_CONSTRAINTS,
         "multi_valued_features": [dict, None],
         "multi_valued_pooling": [StrOptions({"mean", "sum", "sqrtn"})],
         "max_levels_per_cell": [Interval(Integral, 1, None, closed="left"),
@@ -585,11 +586,6 @@ class BaseAutoInt(BaseEstimator):
         return dict(table_rows=spec.table_rows, n_fields=spec.n_fields,
                     n_outputs=self._loss.n_outputs, **params, **bags)
 
-    def _precision(self):
-        """``precision``, or what ``"auto"`` takes for this network and batch size."""
-        return resolve_precision(self.precision, self.device_, self.batch_size_,
-                                 self.field_spec_.n_fields, self.n_heads * self.attention_dim)
-
     def _training_config(self, max_epochs):
         return TrainingConfig(
             learning_rate=self.learning_rate_, batch_size=self.batch_size_,
@@ -597,24 +593,27 @@ class BaseAutoInt(BaseEstimator):
             n_iter_no_change=int(self.n_iter_no_change), tol=float(self.tol),
             verbose=int(self.verbose), embedding_weight_decay=float(self.embedding_weight_decay),
             embedding_update=self.embedding_update,
-            precision=self._precision(),
+            precision=resolve_precision(self.precision, self.device_, self.batch_size_,
+                                        self.field_spec_.n_fields,
+                                        self.n_heads * self.attention_dim),
         )
 
     def _train_encoded(self, index, value, target, sample_weight, *, train_rows, validation,
                        seed, warm, max_epochs, caller, group=LOCAL):
         """Train on encoded rows (a new network unless ``warm``) and keep the result."""
         module_params = self.module_params_ if warm else self._module_params()
+        config = self._training_config(max_epochs)
         result = fit_network(
             module_params=module_params, index=index, value=value, target=target,
             sample_weight=sample_weight, train_rows=train_rows, loss=self._loss,
-            config=self._training_config(max_epochs), seed=seed, device=self.device_,
+            config=config, seed=seed, device=self.device_,
             validation=validation, warm=(self.module_, self._optimizer) if warm else None,
             first_epoch=len(self.history_) + 1, group=group,
         )
         self.module_params_ = module_params
         self.module_, self._optimizer = result.module, result.optimizer
         self.embedding_update_ = result.optimizer.embedding_update
-        self.precision_ = self._precision()
+        self.precision_ = config.precision
         self.history_ = self.history_ + result.history
         self.n_iter_ = len(self.history_)
         if result.best_epoch or not warm:

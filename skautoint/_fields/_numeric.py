@@ -16,6 +16,9 @@ from ._multivalued import block_output, slot_names
 #: the column's larger values overflows.
 _SMALLEST_SCALE = np.finfo(np.float64).tiny
 
+#: What ``n_bins`` may be, for the bucketizer, the piecewise-linear encoder and the estimators.
+N_BINS_CONSTRAINTS = [Interval(Integral, 2, None, closed="left"), StrOptions({"auto"})]
+
 
 def _center_and_scale(z, bound, column):
     """Median and interquartile range of ``z``, snapped to (0, 1) when already standard.
@@ -213,7 +216,7 @@ class FieldBucketizer(_CodedFieldEncoder):
     """
 
     _parameter_constraints: dict = {
-        "n_bins": [Interval(Integral, 2, None, closed="left"), StrOptions({"auto"})],
+        "n_bins": N_BINS_CONSTRAINTS,
     }
 
     def __init__(self, n_bins="auto"):
@@ -344,7 +347,7 @@ class PiecewiseLinearEncoder(TransformerMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "n_bins": [Interval(Integral, 2, None, closed="left"), StrOptions({"auto"})],
+        "n_bins": N_BINS_CONSTRAINTS,
     }
 
     #: Slots of every column's block.
