@@ -369,6 +369,7 @@ BINARY_MODELS = {
     "skautoint": lambda seed, X: skautoint(seed),
     "skautoint (0.2 defaults)": lambda seed, X: skautoint(seed, **defaults_0_2(X)),
     "skautoint AutoInt+": lambda seed, X: skautoint_plus(seed),
+    "skautoint + target statistics": lambda seed, X: skautoint(seed, target_statistics="auto"),
     "LogisticRegression": logistic_regression,
     "LogisticRegression (scaled numbers)": functools.partial(logistic_regression,
                                                             numbers="scaled"),
@@ -381,6 +382,8 @@ BINARY_MODELS = {
 REGRESSION_MODELS = {
     "skautoint": lambda seed, X: skautoint_regressor(seed),
     "skautoint (0.2 defaults)": lambda seed, X: skautoint_regressor(seed, **defaults_0_2(X)),
+    "skautoint + target statistics": lambda seed, X: skautoint_regressor(
+        seed, target_statistics="auto"),
     "Ridge": lambda seed, X: ridge(seed, X),
     "Ridge (splines)": lambda seed, X: ridge(seed, X, numbers="splines"),
     "HistGradientBoosting": functools.partial(hist_gradient_boosting,
@@ -428,7 +431,7 @@ def variant_models(regression=False):
 
 MULTICLASS_MODELS = {name: BINARY_MODELS[name] for name in
                      ["skautoint", "skautoint (0.2 defaults)", "skautoint AutoInt+",
-                      "LogisticRegression",
+                      "skautoint + target statistics", "LogisticRegression",
                       "LogisticRegression (scaled numbers)", "LogisticRegression (splines)",
                       "HistGradientBoosting", "HGB + TargetEncoder", "LightGBM"]}
 DETERMINISTIC = ("LogisticRegression", "Ridge")  # one seed is all seeds

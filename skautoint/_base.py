@@ -191,6 +191,7 @@ class BaseAutoInt(BaseEstimator):
         "multi_valued_pooling": [StrOptions({"mean", "sum", "sqrtn"})],
         "max_levels_per_cell": [Interval(Integral, 1, None, closed="left"),
                                 StrOptions({"auto"})],
+        "target_statistics": [list, tuple, np.ndarray, StrOptions({"auto"}), None],
         "embedding_dim": [Interval(Integral, 1, None, closed="left")],
         "n_layers": [Interval(Integral, 0, None, closed="left")],
         "n_heads": [Interval(Integral, 1, None, closed="left")],
@@ -252,6 +253,11 @@ class BaseAutoInt(BaseEstimator):
 
     def _validation_split(self, target, seed):
         """``(train_rows, valid_rows)`` positions for early stopping."""
+        raise NotImplementedError
+
+    def _statistics_target(self, y):
+        """``y`` as the field transformer's fit sees it, for target statistics: class
+        positions (integers) for a classifier, float numbers for a regressor."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------ fit
@@ -323,7 +329,8 @@ class BaseAutoInt(BaseEstimator):
         rng = check_random_state(self.random_state)
         seed, split_seed = rng.randint(np.iinfo(np.int32).max, size=2)
         # the arrays are the only encoded copy of X that training keeps
-        index, value = self._encode(X) if warm else self._fit_field_transformer(X, group)
+        index, value = (self._encode(X) if warm else
+                        self._fit_field_transformer(X, group, y=self._statistics_target(y)))
 
         train_rows, validation = np.arange(len(target)), None
         if X_val is not None:
@@ -387,7 +394,7 @@ class BaseAutoInt(BaseEstimator):
                                                             classes=classes)
         self.device_ = _resolve_device(self.device)
         if first:
-            index, value = self._fit_field_transformer(X)
+            index, value = self._fit_field_transformer(X, y=self._statistics_target(y))
             self._auto_step_rows = (len(target), 1)
         else:
             index, value = self._encode(X)
@@ -484,9 +491,10 @@ class BaseAutoInt(BaseEstimator):
         """An unfitted field transformer built from the field parameters."""
         return make_field_transformer(**self._field_parameters())
 
-    def _fit_field_transformer(self, X, group=LOCAL):
+    def _fit_field_transformer(self, X, group=LOCAL, y=None):
         """Set ``field_transformer_`` and ``field_spec_`` from the first data; return its
-        ``(index, value)`` arrays.
+        ``(index, value)`` arrays. ``y`` is the target the transformer's fit sees (for
+        target statistics).
 
         ``field_transformer``, when fitted, is used as it is; unfitted, a clone is fitted
         (on process 0's rows, and sent to the other processes); without it, one is built
@@ -503,7 +511,7 @@ class BaseAutoInt(BaseEstimator):
             transformer = (clone(transformer).set_output(transform="pandas")
                            if transformer is not None else self._new_field_transformer())
             if group.rank == 0:
-                encoded = encode_fields(transformer, X, fit=True)
+                encoded = encode_fields(transformer, X, fit=True, y=y)
             transformer = group.broadcast(transformer)
             if group.rank != 0:
                 encoded = encode_fields(transformer, X)

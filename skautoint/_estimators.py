@@ -78,7 +78,8 @@ class AutoIntClassifier(ClassifierMixin, BaseAutoInt):
     def __init__(self, *, categorical_features="from_dtype", continuous="bucketize",
                  continuous_overrides=None, min_frequency=2, max_categories=None,
                  n_bins="auto", multi_valued_features=None, multi_valued_pooling="mean",
-                 max_levels_per_cell="auto", field_transformer=None, embedding_dim=16, n_layers=3,
+                 max_levels_per_cell="auto", target_statistics=None, field_transformer=None,
+                 embedding_dim=16, n_layers=3,
                  n_heads=2, attention_dim=32, output_projection="none", residual="projected",
                  layer_norm="none", activation="relu", projection_bias=False,
                  attention_scaling=False, field_bias=False, linear_term=False,
@@ -175,6 +176,9 @@ class AutoIntClassifier(ClassifierMixin, BaseAutoInt):
             _check_class_weight(self.class_weight)
             sample_weight = sample_weight * compute_sample_weight(self.class_weight, y)
         return target, sample_weight
+
+    def _statistics_target(self, y):
+        return np.searchsorted(self.classes_, y)
 
     def _encode_validation_target(self, y_val):
         unknown = np.setdiff1d(y_val, self.classes_)
@@ -325,7 +329,8 @@ class AutoIntRegressor(RegressorMixin, BaseAutoInt):
                  categorical_features="from_dtype", continuous="bucketize",
                  continuous_overrides=None, min_frequency=2, max_categories=None,
                  n_bins="auto", multi_valued_features=None, multi_valued_pooling="mean",
-                 max_levels_per_cell="auto", field_transformer=None, embedding_dim=16, n_layers=3,
+                 max_levels_per_cell="auto", target_statistics=None, field_transformer=None,
+                 embedding_dim=16, n_layers=3,
                  n_heads=2, attention_dim=32, output_projection="none", residual="projected",
                  layer_norm="none", activation="relu", projection_bias=False,
                  attention_scaling=False, field_bias=False, linear_term=False,
@@ -398,6 +403,9 @@ class AutoIntRegressor(RegressorMixin, BaseAutoInt):
 
     def _encode_partial_target(self, y, sample_weight, *, first, classes=None):
         return self._encode_target(y, sample_weight, warm=not first)
+
+    def _statistics_target(self, y):
+        return np.asarray(y, dtype=np.float64)
 
     def _encode_validation_target(self, y_val):
         self._loss.check_target(y_val, "y_val")

@@ -24,7 +24,8 @@ from ._version import __version__
 
 __all__ = ["SKOPS_TRUSTED_TYPES", "load", "save"]
 
-#: The skautoint types a skops file of a fitted model holds, for
+#: The skautoint types (and scikit-learn types skops does not trust by default) a skops
+#: file of a fitted model holds, for
 #: ``skops.io.load(path, trusted=SKOPS_TRUSTED_TYPES)``. The network's weights are saved as
 #: NumPy arrays and the torch module is rebuilt on load, so no torch object is in the file.
 SKOPS_TRUSTED_TYPES = [
@@ -37,12 +38,16 @@ SKOPS_TRUSTED_TYPES = [
     "skautoint._fields._numeric.FieldScaler",
     "skautoint._fields._numeric.PiecewiseLinearEncoder",
     "skautoint._fields._spec.FieldSpec",
+    "skautoint._fields._target.TargetStatisticEncoder",
     "skautoint._fields._transformer.FieldTransformer",
     "skautoint._fields._transformer._FieldColumnTransformer",
     # where skautoint 0.1.0 kept the field classes (skops files it wrote name them so)
     *(f"skautoint._fields.{name}" for name in (
         "CategoricalFieldEncoder", "FieldBucketizer", "FieldScaler", "FieldSelector",
         "FieldSpec", "FieldTransformer")),
+    # the folds a target statistic was cross-fitted on (kept in its TargetEncoder's ``cv``)
+    "sklearn.model_selection._split.KFold",
+    "sklearn.model_selection._split.StratifiedKFold",
     *(f"skautoint._losses.{name}" for name in (
         "AbsoluteError", "BinaryLogLoss", "GammaDeviance", "HuberLoss", "MultinomialLogLoss",
         "PinballLoss", "PoissonDeviance", "SquaredError")),

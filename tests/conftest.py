@@ -1,5 +1,7 @@
 """Shared fixtures: the real data sets in ../shared/data (never copied into the repository)."""
 
+import gzip
+import io
 import os
 import pickle
 from pathlib import Path
@@ -56,6 +58,23 @@ def movielens(shared_data):
     for column in ["user_id", "item_id", "gender", "occupation", "zip_code"]:
         frame[column] = frame[column].astype("string")
     return frame.drop(columns=["rating", "timestamp"]), frame["rating"]
+
+
+@pytest.fixture(scope="session")
+def titanic(shared_data):
+    """Titanic (OpenML 40945): the columns without the leaking ``boat`` and ``body`` and the
+    free-text ``name``; categories as strings. Target: survived (0/1)."""
+    with gzip.open(shared_data / "titanic" / "titanic_openml40945.arff.gz", "rt") as file:
+        lines = file.read().splitlines()
+    columns = [line.split()[1].strip("'") for line in lines
+               if line.lower().startswith("@attribute")]
+    start = next(i for i, line in enumerate(lines) if line.lower().startswith("@data")) + 1
+    frame = pd.read_csv(io.StringIO("\n".join(lines[start:])), names=columns, na_values="?",
+                        quotechar='"')
+    y = frame.pop("survived").astype(int)
+    frame = frame.drop(columns=["boat", "body", "name"]).astype({"pclass": str})
+    categorical = ["pclass", "sex", "ticket", "cabin", "embarked", "home.dest"]
+    return frame.astype({column: "string" for column in categorical}), y
 
 
 @pytest.fixture(scope="session")

@@ -308,7 +308,7 @@ INVALID_PARAMS = {
     "categorical_features": "all", "continuous": "log", "continuous_overrides": [("a", "embed")],
     "min_frequency": 0, "max_categories": 0, "n_bins": 1, "field_transformer": "encoder",
     "multi_valued_features": ["genres"], "multi_valued_pooling": "max",
-    "max_levels_per_cell": 0,
+    "max_levels_per_cell": 0, "target_statistics": "all",
     "embedding_dim": 0, "n_layers": -1, "n_heads": 0, "attention_dim": 0, "residual": "yes",
     "output_projection": "both", "activation": "gelu", "attention_scaling": 1,
     "layer_norm": "before", "projection_bias": "no", "field_bias": 1, "linear_term": None,

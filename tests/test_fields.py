@@ -262,7 +262,8 @@ def test_clone_keeps_the_parameters_and_the_pandas_output(mixed_frame):
     assert params == {"categorical_features": "from_dtype", "continuous": "embed",
                       "continuous_overrides": None, "min_frequency": 1, "max_categories": None,
                       "n_bins": 8, "multi_valued_features": None,
-                      "multi_valued_pooling": "mean", "max_levels_per_cell": "auto"}
+                      "multi_valued_pooling": "mean", "max_levels_per_cell": "auto",
+                      "target_statistics": None}
     fields = transformer.fit_transform(mixed_frame)
     assert isinstance(fields, pd.DataFrame) and fields["visits"].dtype == np.float32
     assert isinstance(fields["city"].dtype, pd.CategoricalDtype)

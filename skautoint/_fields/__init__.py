@@ -10,7 +10,8 @@ The modules, one concern each: ``_input`` (input checks, column access), ``_kind
 columns become which kind of field), ``_coded`` (the shared base of the encoders that emit
 codes), ``_categorical`` (categorical levels and the reserved codes), ``_multivalued``
 (columns whose cells are bags of levels: padded blocks of codes and weights), ``_numeric``
-(scaling and bucketing of continuous columns), ``_transformer`` (:class:`FieldTransformer`)
+(scaling and bucketing of continuous columns), ``_target`` (target statistics of
+categorical columns), ``_transformer`` (:class:`FieldTransformer`)
 and ``_spec`` (:class:`FieldSpec`). Every name is re-exported here; models saved by skautoint
 0.1.0, when this package was one module, name their classes ``skautoint._fields.X`` and load
 through these.
@@ -28,6 +29,7 @@ from ._kinds import CONTINUOUS_STRATEGIES, FieldSelector, is_coded_dtype, resolv
 from ._multivalued import EMPTY_CODE, POOLINGS, MultiValuedFieldEncoder
 from ._numeric import FieldBucketizer, FieldScaler, PiecewiseLinearEncoder, auto_n_bins
 from ._spec import FieldSpec, encode_fields
+from ._target import TargetStatisticEncoder
 from ._transformer import FieldTransformer, make_field_transformer
 
 __all__ = [
@@ -46,6 +48,7 @@ __all__ = [
     "FieldTransformer",
     "MultiValuedFieldEncoder",
     "PiecewiseLinearEncoder",
+    "TargetStatisticEncoder",
     "as_pandas",
     "auto_n_bins",
     "check_field_input",

@@ -195,7 +195,7 @@ def _coded_values(column):
     return np.where(codes >= 0, categories[codes], -1)
 
 
-def encode_fields(transformer, X, spec=None, *, fit=False):
+def encode_fields(transformer, X, spec=None, *, fit=False, y=None):
     """Encode raw rows with a fitted field transformer, as the network's input arrays.
 
     The one call from an estimator into the fields layer once the transformer is fitted: the
@@ -211,6 +211,8 @@ def encode_fields(transformer, X, spec=None, *, fit=False):
         The spec the fields must have (the one of ``fit``); read off the output when None.
     fit : bool, default=False
         Fit ``transformer`` on ``X`` first (in the same pass as the encoding).
+    y : array-like of shape (n_samples,), default=None
+        The target ``fit`` passes on (for target statistics).
 
     Returns
     -------
@@ -219,7 +221,7 @@ def encode_fields(transformer, X, spec=None, *, fit=False):
     index, value : ndarray of shape (n_samples, n_slots)
         As :meth:`FieldSpec.to_arrays` returns them.
     """
-    fields = transformer.fit_transform(X) if fit else transformer.transform(X)
+    fields = transformer.fit_transform(X, y) if fit else transformer.transform(X)
     if not isinstance(fields, pd.DataFrame):
         raise TypeError(
             f"The field transformer returned {type(fields).__name__}; skautoint reads the field "

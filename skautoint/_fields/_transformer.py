@@ -12,20 +12,25 @@ from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import check_is_fitted
 
 from ._categorical import CategoricalFieldEncoder
-from ._input import _check_table, _is_frame, check_field_input
-from ._kinds import CONTINUOUS_STRATEGIES, FieldSelector
+from ._input import _check_table, _column_names, _is_frame, check_field_input
+from ._kinds import CONTINUOUS_STRATEGIES, FieldSelector, resolve_field_kinds
 from ._multivalued import POOLINGS, MultiValuedFieldEncoder
 from ._numeric import FieldBucketizer, FieldScaler, PiecewiseLinearEncoder
+from ._target import TargetStatisticEncoder
 
-#: The steps of the inner column transformer, one per field kind, in the order they run.
-_STEPS = ("coded", "categorical", "multi_valued", "embed", "bucketize", "piecewise_linear")
+#: The steps of the inner column transformer, one per field kind, in the order they run; the
+#: last reads the categorical columns again, for their target statistics (each statistic's
+#: field comes right after its column's).
+_STEPS = ("coded", "categorical", "multi_valued", "embed", "bucketize", "piecewise_linear",
+          "target_statistics")
 
 
 class _FieldColumnTransformer(ColumnTransformer):
     """The :class:`~sklearn.compose.ColumnTransformer` inside :class:`FieldTransformer`.
 
-    Its steps are ``coded``, ``categorical``, ``multi_valued``, ``embed``, ``bucketize`` and
-    ``piecewise_linear``, each with the :class:`FieldSelector` of its kind; it puts their
+    Its steps are ``coded``, ``categorical``, ``multi_valued``, ``embed``, ``bucketize``,
+    ``piecewise_linear`` and ``target_statistics`` (on the categorical columns), each with
+    the :class:`FieldSelector` of its kind; it puts their
     outputs (grouped by kind) back in input column order (a block of columns in one piece).
     """
 
@@ -124,6 +129,13 @@ class FieldTransformer(TransformerMixin, BaseEstimator):
         Slots of a multi-valued column: ``"auto"`` takes its longest cell in fit up to 16
         levels, beyond that the 99th percentile of its cell lengths (at least 16, at most
         64); longer cells keep their levels most frequent in fit.
+    target_statistics : None, "auto" or list of str, default=None
+        Categorical columns that also get a field of their levels' target mean, cross-fitted
+        on 5 folds in ``fit_transform`` (:class:`~skautoint._fields.TargetStatisticEncoder`;
+        needs ``y``). ``"auto"`` takes the columns of at least 100 levels whose levels
+        average fewer than 20 rows (identifiers with a long tail). The statistic is encoded
+        as ``continuous`` says, and named ``col:target`` (``col:target=k`` per class of a
+        multiclass target).
 
     Attributes
     ----------
@@ -163,12 +175,13 @@ class FieldTransformer(TransformerMixin, BaseEstimator):
         "multi_valued_pooling": [StrOptions(set(POOLINGS))],
         "max_levels_per_cell": MultiValuedFieldEncoder._parameter_constraints[
             "max_levels_per_cell"],
+        "target_statistics": TargetStatisticEncoder._parameter_constraints["columns"],
     }
 
     def __init__(self, categorical_features="from_dtype", continuous="bucketize", *,
                  continuous_overrides=None, min_frequency=2, max_categories=None,
                  n_bins="auto", multi_valued_features=None, multi_valued_pooling="mean",
-                 max_levels_per_cell="auto"):
+                 max_levels_per_cell="auto", target_statistics=None):
         self.categorical_features = categorical_features
         self.continuous = continuous
         self.continuous_overrides = continuous_overrides
@@ -178,6 +191,7 @@ class FieldTransformer(TransformerMixin, BaseEstimator):
         self.multi_valued_features = multi_valued_features
         self.multi_valued_pooling = multi_valued_pooling
         self.max_levels_per_cell = max_levels_per_cell
+        self.target_statistics = target_statistics
 
     def _new_column_transformer(self):
         """The unfitted inner column transformer, set to this transformer's output."""
@@ -200,9 +214,13 @@ class FieldTransformer(TransformerMixin, BaseEstimator):
             "embed": FieldScaler(),
             "bucketize": FieldBucketizer(n_bins=self.n_bins),
             "piecewise_linear": PiecewiseLinearEncoder(n_bins=self.n_bins),
+            "target_statistics": TargetStatisticEncoder(
+                self.target_statistics, continuous=self.continuous, n_bins=self.n_bins),
         }
+        selected_kind = {"target_statistics": "categorical"}
         transformer = _FieldColumnTransformer(
-            [(kind, encoders[kind], FieldSelector(kind, **selector)) for kind in _STEPS],
+            [(kind, encoders[kind], FieldSelector(selected_kind.get(kind, kind), **selector))
+             for kind in _STEPS],
             remainder="drop",
             verbose_feature_names_out=False,
         )
@@ -218,7 +236,9 @@ class FieldTransformer(TransformerMixin, BaseEstimator):
         # The fitted state is set only once everything has succeeded, so that a failed fit
         # leaves the transformer as it was.
         transformer = self._new_column_transformer()
-        fields = transformer.fit_transform(_check_table(X), y, **params)
+        X = _check_table(X)
+        self._check_target_statistics(X)
+        fields = transformer.fit_transform(X, y, **params)
         self.column_transformer_ = transformer
         self.n_features_in_ = transformer.n_features_in_
         if hasattr(transformer, "feature_names_in_"):
@@ -226,6 +246,24 @@ class FieldTransformer(TransformerMixin, BaseEstimator):
         else:
             self.__dict__.pop("feature_names_in_", None)
         return fields
+
+    def _check_target_statistics(self, X):
+        """Refuse ``target_statistics`` names that are not categorical columns of ``X``
+        (numbers, lists, coded fields): their statistic would be silently missing."""
+        if self.target_statistics is None or isinstance(self.target_statistics, str):
+            return
+        names = _column_names(X)
+        kinds = dict(zip(names, resolve_field_kinds(
+            X, self.categorical_features, self.continuous, self.continuous_overrides,
+            self.multi_valued_features), strict=True))
+        for column in self.target_statistics:
+            if kinds.get(column) != "categorical":
+                what = (f"a {kinds[column]} column" if column in kinds
+                        else f"not a column of X (its columns are {names})")
+                raise ValueError(
+                    f"target_statistics names {column!r}, which is {what}; target "
+                    "statistics are for categorical columns, named by their names."
+                )
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, **params):
@@ -235,8 +273,9 @@ class FieldTransformer(TransformerMixin, BaseEstimator):
         ----------
         X : DataFrame or array-like of shape (n_samples, n_features)
             Raw columns.
-        y : None
-            Ignored.
+        y : array-like of shape (n_samples,), default=None
+            The target, for ``target_statistics`` (class positions as integers, or numbers
+            as floats); otherwise ignored.
         **params : dict
             Passed on to :meth:`ColumnTransformer.fit_transform
             <sklearn.compose.ColumnTransformer.fit_transform>`.
@@ -257,8 +296,9 @@ class FieldTransformer(TransformerMixin, BaseEstimator):
         ----------
         X : DataFrame or array-like of shape (n_samples, n_features)
             Raw columns.
-        y : None
-            Ignored.
+        y : array-like of shape (n_samples,), default=None
+            The target, for ``target_statistics`` (class positions as integers, or numbers
+            as floats); otherwise ignored.
         **params : dict
             Passed on to :meth:`ColumnTransformer.fit_transform
             <sklearn.compose.ColumnTransformer.fit_transform>`.
@@ -404,7 +444,8 @@ def _state_from_column_transformer(old):
 def make_field_transformer(categorical_features="from_dtype", continuous="bucketize", *,
                            continuous_overrides=None, min_frequency=2, max_categories=None,
                            n_bins="auto", multi_valued_features=None,
-                           multi_valued_pooling="mean", max_levels_per_cell="auto"):
+                           multi_valued_pooling="mean", max_levels_per_cell="auto",
+                           target_statistics=None):
     """Build the transformer that turns every column of a table into one AutoInt field.
 
     Categorical columns are ordinal-encoded with reserved codes for missing, unseen and rare
@@ -439,6 +480,10 @@ def make_field_transformer(categorical_features="from_dtype", continuous="bucket
     max_levels_per_cell : int or "auto", default="auto"
         Slots of a multi-valued column (``"auto"``: the longest cell up to 16 levels, else the
         99th percentile of the cell lengths, between 16 and 64).
+    target_statistics : None, "auto" or list of str, default=None
+        Categorical columns that also get a field of their levels' cross-fitted target
+        mean (``"auto"``: at least 100 levels, averaging fewer than 20 rows); see
+        :class:`FieldTransformer`.
 
     Returns
     -------
@@ -466,6 +511,7 @@ def make_field_transformer(categorical_features="from_dtype", continuous="bucket
         multi_valued_features=multi_valued_features,
         multi_valued_pooling=multi_valued_pooling,
         max_levels_per_cell=max_levels_per_cell,
+        target_statistics=target_statistics,
     )
     return transformer.set_output(transform="pandas")
 
