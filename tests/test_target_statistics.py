@@ -65,6 +65,8 @@ def test_one_statistic_per_class_of_a_multiclass_target_and_one_for_numbers():
     classes = transformer.fit_transform(X, y + (X["colour"] == "red").to_numpy()).columns
     assert classes.tolist() == ["shop", "shop:target=0", "shop:target=1", "shop:target=2",
                                 "colour"]
+    labels = transformer.fit_transform(X, np.where(y == 1, "yes", "no")).columns
+    assert labels.tolist() == ["shop", "shop:target", "colour"]
     numbers = transformer.fit_transform(X, y * 2.5).columns
     assert numbers.tolist() == ["shop", "shop:target", "colour"]
     assert FieldTransformer().fit_transform(X, y).columns.tolist() == ["shop", "colour"]

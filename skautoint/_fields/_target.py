@@ -116,7 +116,7 @@ class TargetStatisticEncoder(TransformerMixin, BaseEstimator):
         X : DataFrame or array-like of shape (n_samples, n_features)
             Categorical columns.
         y : array-like of shape (n_samples,), default=None
-            The target: class positions (integers) or numbers (floats).
+            The target: class labels (of any dtype but float) or numbers (floats).
 
         Returns
         -------
@@ -136,7 +136,7 @@ class TargetStatisticEncoder(TransformerMixin, BaseEstimator):
         X : DataFrame or array-like of shape (n_samples, n_features)
             Categorical columns.
         y : array-like of shape (n_samples,), default=None
-            The target: class positions (integers) or numbers (floats).
+            The target: class labels (of any dtype but float) or numbers (floats).
 
         Returns
         -------
@@ -159,7 +159,7 @@ class TargetStatisticEncoder(TransformerMixin, BaseEstimator):
         continuous = y.dtype.kind == "f"
         folds = (KFold if continuous else StratifiedKFold)(N_FOLDS, shuffle=True,
                                                            random_state=0)
-        if not continuous and np.bincount(y).min() < N_FOLDS:
+        if not continuous and np.unique(y, return_counts=True)[1].min() < N_FOLDS:
             folds = KFold(N_FOLDS, shuffle=True, random_state=0)  # a class too rare to stratify
         self.target_encoder_ = TargetEncoder(target_type="continuous" if continuous else "auto",
                                              cv=folds)

@@ -274,8 +274,8 @@ class FieldTransformer(TransformerMixin, BaseEstimator):
         X : DataFrame or array-like of shape (n_samples, n_features)
             Raw columns.
         y : array-like of shape (n_samples,), default=None
-            The target, for ``target_statistics`` (class positions as integers, or numbers
-            as floats); otherwise ignored.
+            The target, for ``target_statistics`` (class labels of any dtype but float, or
+            numbers as floats); otherwise ignored.
         **params : dict
             Passed on to :meth:`ColumnTransformer.fit_transform
             <sklearn.compose.ColumnTransformer.fit_transform>`.
@@ -297,8 +297,8 @@ class FieldTransformer(TransformerMixin, BaseEstimator):
         X : DataFrame or array-like of shape (n_samples, n_features)
             Raw columns.
         y : array-like of shape (n_samples,), default=None
-            The target, for ``target_statistics`` (class positions as integers, or numbers
-            as floats); otherwise ignored.
+            The target, for ``target_statistics`` (class labels of any dtype but float, or
+            numbers as floats); otherwise ignored.
         **params : dict
             Passed on to :meth:`ColumnTransformer.fit_transform
             <sklearn.compose.ColumnTransformer.fit_transform>`.
