@@ -103,9 +103,21 @@ def _probe_rms_qk_zero_queries():
     return stack
 
 
+def _first_layer_rms_query_key(init):
+    def patched(network, *args, **kwargs):
+        init(network, *args, **kwargs)
+        if len(network.layers):
+            first = network.layers[0]
+            first.qkv = RMSQueryKey(first.qkv, first.heads_dim)
+    return patched
+
+
 PROBES = {
     "rms-qk": lambda: mock.patch.object(
         InteractingLayer, "__init__", _with_rms_query_key(InteractingLayer.__init__)),
+    # only the first layer's queries and keys read RMS-normalised field vectors
+    "rms-qk-first": lambda: mock.patch.object(
+        AutoIntNet, "__init__", _first_layer_rms_query_key(AutoIntNet.__init__)),
     # the same, with W_Q drawn as zeros: the attention starts uniform and learns from there
     "rms-qk-zero-q": _probe_rms_qk_zero_queries,
 }
