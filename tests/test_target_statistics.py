@@ -83,6 +83,19 @@ def test_rows_keep_their_index_and_order():
     np.testing.assert_array_equal(fields.to_numpy(), expected.to_numpy())
 
 
+def test_an_array_names_its_columns_by_position_in_the_table():
+    X, y = _identifier_table()
+    array = np.column_stack([np.arange(len(X)) % 7, X["colour"], X["shop"]]).astype(object)
+    array[:, 0] = array[:, 0].astype(float)
+    model = AutoIntClassifier(target_statistics=["x2"], categorical_features=[1, 2],
+                              max_epochs=1, random_state=0).fit(array, y)
+    assert model.field_spec_.names == ("x0", "x1", "x2", "x2:target")
+    auto = AutoIntClassifier(target_statistics="auto", categorical_features=[1, 2],
+                             max_epochs=1, random_state=0).fit(array, y)
+    assert auto.field_spec_.names == model.field_spec_.names
+    np.testing.assert_array_equal(auto.predict_proba(array[:5]), model.predict_proba(array[:5]))
+
+
 def test_unseen_and_missing_levels_take_the_global_mean():
     X, y = _identifier_table()
     encoder = TargetStatisticEncoder(["shop"], continuous="embed").fit(X, y)

@@ -65,6 +65,10 @@ class TargetStatisticEncoder(TransformerMixin, BaseEstimator):
         How a statistic becomes a field, as for numeric columns.
     n_bins : int or "auto", default="auto"
         Buckets (or knot intervals) of a bucketized (or piecewise-linear) statistic.
+    input_names : list of str, default=None
+        Names of the input columns, by which ``columns`` names them and the statistics are
+        named; by default their own (``x0, x1, ...`` for an array). The field transformer
+        passes the table's names of the categorical columns it hands over.
 
     Attributes
     ----------
@@ -100,12 +104,15 @@ class TargetStatisticEncoder(TransformerMixin, BaseEstimator):
         "columns": [list, tuple, np.ndarray, StrOptions({"auto"}), None],
         "continuous": [StrOptions(set(CONTINUOUS_STRATEGIES))],
         "n_bins": N_BINS_CONSTRAINTS,
+        "input_names": [list, None],
     }
 
-    def __init__(self, columns="auto", *, continuous="bucketize", n_bins="auto"):
+    def __init__(self, columns="auto", *, continuous="bucketize", n_bins="auto",
+                 input_names=None):
         self.columns = columns
         self.continuous = continuous
         self.n_bins = n_bins
+        self.input_names = input_names
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -147,7 +154,7 @@ class TargetStatisticEncoder(TransformerMixin, BaseEstimator):
 
     def _fit_transform(self, X, y):
         X = check_field_input(self, X, reset=True)
-        names = _column_names(X)
+        names = self._names(X)
         chosen = self._chosen_columns(X, names, y)
         self.columns_ = np.asarray(chosen, dtype=np.int64)
         self.level_encoder_ = self.target_encoder_ = self.numeric_encoder_ = None
@@ -173,6 +180,12 @@ class TargetStatisticEncoder(TransformerMixin, BaseEstimator):
                           np.arange(frame.shape[1]))
         self.output_sources_ = self.columns_[np.asarray(sources) // n_per_column]
         return fields
+
+    def _names(self, X):
+        names = _column_names(X) if self.input_names is None else list(self.input_names)
+        if len(names) != X.shape[1]:
+            raise ValueError(f"input_names has {len(names)} names for {X.shape[1]} columns.")
+        return names
 
     def _chosen_columns(self, X, names, y):
         if self.columns is None:
@@ -207,7 +220,7 @@ class TargetStatisticEncoder(TransformerMixin, BaseEstimator):
     def _statistics_frame(self, X, statistics, n_per_column):
         """The statistics as a frame named by :func:`statistic_names`, with ``X``'s index
         (the column transformer joins its steps' frames on it)."""
-        names = _column_names(X)
+        names = self._names(X)
         labels = [label for j in self.columns_
                   for label in statistic_names(names[j], n_per_column)]
         return pd.DataFrame(statistics, columns=labels, index=_index_of(X))

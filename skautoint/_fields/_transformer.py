@@ -193,8 +193,10 @@ class FieldTransformer(TransformerMixin, BaseEstimator):
         self.max_levels_per_cell = max_levels_per_cell
         self.target_statistics = target_statistics
 
-    def _new_column_transformer(self):
-        """The unfitted inner column transformer, set to this transformer's output."""
+    def _new_column_transformer(self, categorical_names=None):
+        """The unfitted inner column transformer, set to this transformer's output;
+        ``categorical_names`` are the table's names of the categorical columns, for the
+        target statistics (whose step sees only those columns: an array's by position)."""
         selector = dict(
             categorical_features=self.categorical_features,
             continuous=self.continuous,
@@ -215,7 +217,8 @@ class FieldTransformer(TransformerMixin, BaseEstimator):
             "bucketize": FieldBucketizer(n_bins=self.n_bins),
             "piecewise_linear": PiecewiseLinearEncoder(n_bins=self.n_bins),
             "target_statistics": TargetStatisticEncoder(
-                self.target_statistics, continuous=self.continuous, n_bins=self.n_bins),
+                self.target_statistics, continuous=self.continuous, n_bins=self.n_bins,
+                input_names=categorical_names),
         }
         selected_kind = {"target_statistics": "categorical"}
         transformer = _FieldColumnTransformer(
@@ -235,9 +238,8 @@ class FieldTransformer(TransformerMixin, BaseEstimator):
     def _fit_transform(self, X, y, params):
         # The fitted state is set only once everything has succeeded, so that a failed fit
         # leaves the transformer as it was.
-        transformer = self._new_column_transformer()
         X = _check_table(X)
-        self._check_target_statistics(X)
+        transformer = self._new_column_transformer(self._categorical_names(X))
         fields = transformer.fit_transform(X, y, **params)
         self.column_transformer_ = transformer
         self.n_features_in_ = transformer.n_features_in_
@@ -247,16 +249,16 @@ class FieldTransformer(TransformerMixin, BaseEstimator):
             self.__dict__.pop("feature_names_in_", None)
         return fields
 
-    def _check_target_statistics(self, X):
-        """Refuse ``target_statistics`` names that are not categorical columns of ``X``
-        (numbers, lists, coded fields): their statistic would be silently missing."""
-        if self.target_statistics is None or isinstance(self.target_statistics, str):
-            return
+    def _categorical_names(self, X):
+        """Names of ``X``'s categorical columns, after refusing ``target_statistics`` names
+        that are not among them (numbers, lists, coded fields): their statistic would be
+        silently missing."""
         names = _column_names(X)
         kinds = dict(zip(names, resolve_field_kinds(
             X, self.categorical_features, self.continuous, self.continuous_overrides,
             self.multi_valued_features), strict=True))
-        for column in self.target_statistics:
+        for column in (self.target_statistics
+                       if isinstance(self.target_statistics, (list, tuple, np.ndarray)) else []):
             if kinds.get(column) != "categorical":
                 what = (f"a {kinds[column]} column" if column in kinds
                         else f"not a column of X (its columns are {names})")
@@ -264,6 +266,7 @@ class FieldTransformer(TransformerMixin, BaseEstimator):
                     f"target_statistics names {column!r}, which is {what}; target "
                     "statistics are for categorical columns, named by their names."
                 )
+        return [name for name in names if kinds[name] == "categorical"]
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, **params):
