@@ -119,6 +119,24 @@ _FIT_LOCKS = {}
 _FIT_LOCKS_GUARD = threading.Lock()
 
 
+def _target_statistics_of(transformer):
+    """The fitted target-statistics step of a (frozen) FieldTransformer, when it made any
+    statistic; None otherwise (another transformer cannot be looked into)."""
+    transformer = getattr(transformer, "estimator", transformer)
+    inner = getattr(transformer, "column_transformer_", None)
+    step = None if inner is None else inner.named_transformers_.get("target_statistics")
+    return step if getattr(step, "target_encoder_", None) is not None else None
+
+
+def _refuse_reencoded_statistics(caller):
+    raise ValueError(
+        f"{caller} cannot train with target statistics: it would encode training rows with "
+        "statistics learned from their own labels (only fit's first encoding is "
+        "cross-fitted). Fit anew with fit (warm_start=False), or set "
+        "target_statistics=None."
+    )
+
+
 def _fit_lock(estimator):
     with _FIT_LOCKS_GUARD:
         lock = _FIT_LOCKS.get(id(estimator))
@@ -320,6 +338,8 @@ class BaseAutoInt(BaseEstimator):
         self._check_network_form()
         if warm:
             self._check_same_model_form("warm_start")
+            if _target_statistics_of(self.field_transformer_) is not None:
+                _refuse_reencoded_statistics("A warm start")
         sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
                                              ensure_non_negative=True)
         self.device_ = _resolve_device(self.device)  # fail before any encoding work
@@ -382,6 +402,10 @@ class BaseAutoInt(BaseEstimator):
                 "Train each chunk with fit(warm_start=True) in a torchrun job instead."
             )
         first = not hasattr(self, "module_")
+        transformer = self.field_transformer if first else self.field_transformer_
+        if ((self.target_statistics is not None and transformer is None)
+                or _target_statistics_of(transformer) is not None):
+            _refuse_reencoded_statistics("partial_fit")
         X = check_field_input(self, X, reset=first)
         y = self._validate_target(y, "y")
         check_consistent_length(X, y)
@@ -394,7 +418,7 @@ class BaseAutoInt(BaseEstimator):
                                                             classes=classes)
         self.device_ = _resolve_device(self.device)
         if first:
-            index, value = self._fit_field_transformer(X, y=self._statistics_target(y))
+            index, value = self._fit_field_transformer(X)
             self._auto_step_rows = (len(target), 1)
         else:
             index, value = self._encode(X)
@@ -504,6 +528,8 @@ class BaseAutoInt(BaseEstimator):
         if transformer is not None:
             self._warn_ignored_field_parameters()
         if transformer is not None and _is_fitted(transformer):
+            if _target_statistics_of(transformer) is not None:
+                _refuse_reencoded_statistics("Training on a fitted field_transformer")
             # a copy: refitting the caller's transformer later must not change this model
             transformer = copy.deepcopy(transformer)
             encoded = encode_fields(transformer, X)

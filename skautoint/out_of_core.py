@@ -290,12 +290,16 @@ def partial_fit_parquet(estimator, source, *, target, classes=None, epochs=1, ch
 
 def _train_on_chunks(estimator, source, target, classes, epochs, chunk_rows, sample_rows,
                      columns, random_state):
+    if estimator.target_statistics is not None and estimator.field_transformer is None:
+        raise ValueError(
+            "Out-of-core training cannot use target_statistics: its chunks are encoded with "
+            "statistics fitted on a sample of the same rows, which would hold their own "
+            "labels. Set target_statistics=None."
+        )
     if estimator.field_transformer is None:
-        X_sample, y_sample = sample_parquet(source, sample_rows, target=target,
-                                            columns=columns, random_state=random_state)
-        y_sample = (np.asarray(y_sample, dtype=np.float64) if is_regressor(estimator)
-                    else np.searchsorted(np.unique(classes), y_sample))
-        encoding = estimator._new_field_transformer().fit(X_sample, y_sample)
+        X_sample, _ = sample_parquet(source, sample_rows, target=target, columns=columns,
+                                     random_state=random_state)
+        encoding = estimator._new_field_transformer().fit(X_sample)
         estimator.set_params(field_transformer=FrozenEstimator(encoding))
         del X_sample
     labels = {} if is_regressor(estimator) else {"classes": classes}

@@ -75,14 +75,8 @@ def test_parquet_training_of_a_regressor(adult_parquet, adult):
     assert model.n_iter_ == 4 and model.score(X_test, y_test) > 0.1
 
 
-def test_parquet_training_learns_target_statistics_from_the_sample(adult_parquet):
+def test_parquet_training_refuses_target_statistics(adult_parquet):
     folder, _ = adult_parquet
-    model = partial_fit_parquet(
-        AutoIntClassifier(**PARAMS, target_statistics=["native_country"]), folder,
-        target="income", classes=[">50K", "<=50K"], chunk_rows=8_000, sample_rows=2_000,
-        random_state=0)
-    statistics = model.field_transformer.estimator.column_transformer_.named_transformers_[
-        "target_statistics"]
-    assert "native_country:target" in model.field_spec_.names
-    # the sample's classes in sorted order: the statistic is the share of ">50K" (class 1)
-    assert statistics.target_encoder_.target_mean_ == pytest.approx(0.24, abs=0.03)
+    with pytest.raises(ValueError, match="Out-of-core training cannot use target_statistics"):
+        partial_fit_parquet(AutoIntClassifier(**PARAMS, target_statistics="auto"), folder,
+                            target="income", classes=[">50K", "<=50K"], sample_rows=500)

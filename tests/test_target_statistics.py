@@ -140,6 +140,25 @@ def test_estimators_with_statistics_save_predict_and_train_on_chunks(
     regressor = AutoIntRegressor(target_statistics=["id"], max_epochs=2, random_state=0)
     regressor.fit(X.drop(columns="hours_per_week"), X["hours_per_week"].to_numpy(float))
     assert np.isfinite(regressor.predict(X_test.drop(columns="hours_per_week"))).all()
-    chunks = AutoIntClassifier(target_statistics="auto", random_state=0)
-    chunks.partial_fit(X, y, classes=np.unique(y))
-    assert "id:target" in chunks.field_spec_.names
+
+
+
+def test_only_fit_cross_fits_so_reencoding_training_rows_is_refused():
+    # Random labels of 2-row levels: statistics re-learned on the training rows would leak.
+    X, y = _identifier_table(n_levels=1500)
+    with pytest.raises(ValueError, match="partial_fit cannot train with target statistics"):
+        AutoIntClassifier(target_statistics="auto").partial_fit(X, y, classes=[0, 1])
+    model = AutoIntClassifier(target_statistics=["shop"], max_epochs=1, random_state=0)
+    model.fit(X, y)
+    before = model.predict_proba(X.head())
+    with pytest.raises(ValueError, match="partial_fit cannot train with target statistics"):
+        model.partial_fit(X, y)
+    with pytest.raises(ValueError, match="A warm start cannot train with target statistics"):
+        model.set_params(warm_start=True).fit(X, y)
+    np.testing.assert_array_equal(model.predict_proba(X.head()), before)
+    fitted = FieldTransformer(target_statistics=["shop"]).set_output(transform="pandas")
+    with pytest.raises(ValueError, match="a fitted field_transformer cannot train"):
+        AutoIntClassifier(field_transformer=fitted.fit(X, y)).fit(X, y)
+    with pytest.raises(ValueError, match=r"names columns by their names \(str\); got \['shop'\]"):
+        FieldTransformer(target_statistics=[["shop"]]).fit(X, y)
+    assert FieldTransformer(target_statistics=[]).fit_transform(X).shape == (len(X), 2)

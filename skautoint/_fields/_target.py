@@ -51,7 +51,8 @@ class TargetStatisticEncoder(TransformerMixin, BaseEstimator):
     like the other numbers (``continuous``). ``fit_transform`` cross-fits on 5 folds
     (stratified for class targets, shuffled with a fixed seed), so no training row sees its
     own target; ``transform`` uses the statistics of all of ``fit``'s rows. Missing values
-    and levels unseen in ``fit`` get the global mean. A multiclass target gives one field
+    are a level of their own (with their rows' mean); levels unseen in ``fit`` get the
+    global mean. A multiclass target gives one field
     per class (its share among the level's rows); a float target is continuous.
 
     Parameters
@@ -188,7 +189,7 @@ class TargetStatisticEncoder(TransformerMixin, BaseEstimator):
         return names
 
     def _chosen_columns(self, X, names, y):
-        if self.columns is None:
+        if self.columns is None or (not isinstance(self.columns, str) and not len(self.columns)):
             return []
         if isinstance(self.columns, str):  # "auto"
             if y is None:

@@ -259,6 +259,9 @@ class FieldTransformer(TransformerMixin, BaseEstimator):
             self.multi_valued_features), strict=True))
         for column in (self.target_statistics
                        if isinstance(self.target_statistics, (list, tuple, np.ndarray)) else []):
+            if not isinstance(column, str):
+                raise ValueError(f"target_statistics names columns by their names (str); got "
+                                 f"{column!r}.")
             if kinds.get(column) != "categorical":
                 what = (f"a {kinds[column]} column" if column in kinds
                         else f"not a column of X (its columns are {names})")
