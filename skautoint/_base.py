@@ -41,7 +41,13 @@ from sklearn.utils.validation import (
 )
 
 from ._distributed import LOCAL, join_process_group
-from ._fields import FieldTransformer, check_field_input, encode_fields, make_field_transformer
+from ._fields import (
+    FieldTransformer,
+    check_field_input,
+    encode_fields,
+    holds_target_statistics,
+    make_field_transformer,
+)
 from ._fields._numeric import N_BINS_CONSTRAINTS
 from ._network import (
     ACTIVATIONS,
@@ -117,15 +123,6 @@ def _is_fitted(estimator):
 #: the object's id (estimators need not be hashable) and dropped with the object.
 _FIT_LOCKS = {}
 _FIT_LOCKS_GUARD = threading.Lock()
-
-
-def _target_statistics_of(transformer):
-    """The fitted target-statistics step of a (frozen) FieldTransformer, when it made any
-    statistic; None otherwise (another transformer cannot be looked into)."""
-    transformer = getattr(transformer, "estimator", transformer)
-    inner = getattr(transformer, "column_transformer_", None)
-    step = None if inner is None else inner.named_transformers_.get("target_statistics")
-    return step if getattr(step, "target_encoder_", None) is not None else None
 
 
 def _refuse_reencoded_statistics(caller):
@@ -338,7 +335,7 @@ class BaseAutoInt(BaseEstimator):
         self._check_network_form()
         if warm:
             self._check_same_model_form("warm_start")
-            if _target_statistics_of(self.field_transformer_) is not None:
+            if holds_target_statistics(self.field_transformer_):
                 _refuse_reencoded_statistics("A warm start")
         sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
                                              ensure_non_negative=True)
@@ -404,7 +401,7 @@ class BaseAutoInt(BaseEstimator):
         first = not hasattr(self, "module_")
         transformer = self.field_transformer if first else self.field_transformer_
         if ((self.target_statistics is not None and transformer is None)
-                or _target_statistics_of(transformer) is not None):
+                or holds_target_statistics(transformer)):
             _refuse_reencoded_statistics("partial_fit")
         X = check_field_input(self, X, reset=first)
         y = self._validate_target(y, "y")
@@ -528,7 +525,7 @@ class BaseAutoInt(BaseEstimator):
         if transformer is not None:
             self._warn_ignored_field_parameters()
         if transformer is not None and _is_fitted(transformer):
-            if _target_statistics_of(transformer) is not None:
+            if holds_target_statistics(transformer):
                 _refuse_reencoded_statistics("Training on a fitted field_transformer")
             # a copy: refitting the caller's transformer later must not change this model
             transformer = copy.deepcopy(transformer)

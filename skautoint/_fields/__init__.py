@@ -30,7 +30,7 @@ from ._multivalued import EMPTY_CODE, POOLINGS, MultiValuedFieldEncoder
 from ._numeric import FieldBucketizer, FieldScaler, PiecewiseLinearEncoder, auto_n_bins
 from ._spec import FieldSpec, encode_fields
 from ._target import TargetStatisticEncoder
-from ._transformer import FieldTransformer, make_field_transformer
+from ._transformer import FieldTransformer, holds_target_statistics, make_field_transformer
 
 __all__ = [
     "CONTINUOUS_STRATEGIES",
@@ -53,6 +53,7 @@ __all__ = [
     "auto_n_bins",
     "check_field_input",
     "encode_fields",
+    "holds_target_statistics",
     "is_coded_dtype",
     "make_field_transformer",
     "resolve_field_kinds",

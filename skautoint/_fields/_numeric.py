@@ -440,3 +440,13 @@ class PiecewiseLinearEncoder(TransformerMixin, BaseEstimator):
         tags.input_tags.allow_nan = True
         tags.transformer_tags.preserves_dtype = []
         return tags
+
+
+def continuous_encoder(strategy, n_bins="auto"):
+    """A new, unfitted encoder of numbers for a ``continuous`` strategy: ``"embed"``
+    (:class:`FieldScaler`), ``"bucketize"`` (:class:`FieldBucketizer`) or
+    ``"piecewise_linear"`` (:class:`PiecewiseLinearEncoder`)."""
+    if strategy == "embed":
+        return FieldScaler()
+    return {"bucketize": FieldBucketizer,
+            "piecewise_linear": PiecewiseLinearEncoder}[strategy](n_bins=n_bins)

@@ -16,7 +16,7 @@ from ..exceptions import HighCardinalityWarning
 from ._categorical import CategoricalFieldEncoder
 from ._input import _column_names, check_field_input
 from ._kinds import CONTINUOUS_STRATEGIES
-from ._numeric import N_BINS_CONSTRAINTS, FieldBucketizer, FieldScaler, PiecewiseLinearEncoder
+from ._numeric import N_BINS_CONSTRAINTS, continuous_encoder
 
 #: ``target_statistics="auto"`` takes a categorical column when it has at least this many
 #: levels in fit ...
@@ -26,11 +26,6 @@ AUTO_MAX_ROWS_PER_LEVEL = 20
 
 #: Folds of the cross-fitting: each row's statistic comes from the other folds' rows.
 N_FOLDS = 5
-
-_NUMERIC_ENCODERS = {"embed": lambda n_bins: FieldScaler(),
-                     "bucketize": FieldBucketizer,
-                     "piecewise_linear": PiecewiseLinearEncoder}
-
 
 def statistic_names(column, n_outputs):
     """Names of a column's statistics: ``col:target`` (a binary or continuous target), or
@@ -174,7 +169,7 @@ class TargetStatisticEncoder(TransformerMixin, BaseEstimator):
         statistics = self.target_encoder_.fit_transform(codes, y)
         n_per_column = statistics.shape[1] // len(chosen)
         frame = self._statistics_frame(X, statistics, n_per_column)
-        self.numeric_encoder_ = _NUMERIC_ENCODERS[self.continuous](n_bins=self.n_bins)
+        self.numeric_encoder_ = continuous_encoder(self.continuous, self.n_bins)
         self.numeric_encoder_.set_output(transform=self._container())
         fields = self.numeric_encoder_.fit_transform(frame)
         sources = getattr(self.numeric_encoder_, "output_sources_",

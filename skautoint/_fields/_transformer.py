@@ -15,7 +15,7 @@ from ._categorical import CategoricalFieldEncoder
 from ._input import _check_table, _column_names, _is_frame, check_field_input
 from ._kinds import CONTINUOUS_STRATEGIES, FieldSelector, resolve_field_kinds
 from ._multivalued import POOLINGS, MultiValuedFieldEncoder
-from ._numeric import FieldBucketizer, FieldScaler, PiecewiseLinearEncoder
+from ._numeric import FieldBucketizer, continuous_encoder
 from ._target import TargetStatisticEncoder
 
 #: The steps of the inner column transformer, one per field kind, in the order they run; the
@@ -213,9 +213,8 @@ class FieldTransformer(TransformerMixin, BaseEstimator):
                 min_frequency=self.min_frequency, max_categories=self.max_categories,
                 separators=separators or None, pooling=self.multi_valued_pooling,
                 max_levels_per_cell=self.max_levels_per_cell),
-            "embed": FieldScaler(),
-            "bucketize": FieldBucketizer(n_bins=self.n_bins),
-            "piecewise_linear": PiecewiseLinearEncoder(n_bins=self.n_bins),
+            **{strategy: continuous_encoder(strategy, self.n_bins)
+               for strategy in CONTINUOUS_STRATEGIES},
             "target_statistics": TargetStatisticEncoder(
                 self.target_statistics, continuous=self.continuous, n_bins=self.n_bins,
                 input_names=categorical_names),
@@ -252,7 +251,10 @@ class FieldTransformer(TransformerMixin, BaseEstimator):
     def _categorical_names(self, X):
         """Names of ``X``'s categorical columns, after refusing ``target_statistics`` names
         that are not among them (numbers, lists, coded fields): their statistic would be
-        silently missing."""
+        silently missing. None without target statistics (no second pass over the kinds)."""
+        if self.target_statistics is None or (not isinstance(self.target_statistics, str)
+                                              and not len(self.target_statistics)):
+            return None
         names = _column_names(X)
         kinds = dict(zip(names, resolve_field_kinds(
             X, self.categorical_features, self.continuous, self.continuous_overrides,
@@ -418,6 +420,15 @@ class FieldTransformer(TransformerMixin, BaseEstimator):
         tags.input_tags.categorical = True
         tags.transformer_tags.preserves_dtype = []
         return tags
+
+
+def holds_target_statistics(transformer):
+    """Whether ``transformer`` (a fitted FieldTransformer, frozen or not) made any target
+    statistic; False for any other transformer, which cannot be looked into."""
+    transformer = getattr(transformer, "estimator", transformer)
+    inner = getattr(transformer, "column_transformer_", None)
+    step = None if inner is None else inner.named_transformers_.get("target_statistics")
+    return getattr(step, "target_encoder_", None) is not None
 
 
 def _state_from_column_transformer(old):
