@@ -112,6 +112,59 @@ def _first_layer_rms_query_key(init):
     return patched
 
 
+class ResidualWithContext(torch.nn.Module):
+    """A probe, not a parameter of skautoint: a layer's projected residual plus a context
+    path, the same projection of the mean of the row's field vectors added to every field
+    (what a uniform attention head passes on), so that the attention need not stay uniform
+    to give each field a view of all of them."""
+
+    def __init__(self, residual, output_dim):
+        super().__init__()
+        self.residual = residual
+        self.context = torch.nn.Linear(residual.in_features, output_dim, bias=False)
+
+    def forward(self, x):
+        return self.residual(x) + self.context(x.mean(1, keepdim=True))
+
+
+def _first_layer_rms_query_key_context(init):
+    def patched(network, *args, **kwargs):
+        _first_layer_rms_query_key(init)(network, *args, **kwargs)
+        if len(network.layers):
+            first = network.layers[0]
+            first.residual = ResidualWithContext(first.residual, first.output_dim)
+    return patched
+
+
+PAIR_BIAS_SCALE = float(__import__("os").environ.get("PAIR_BIAS_SCALE", 1))
+
+
+def _pair_bias_attend(layer, q, k):
+    scores = torch.einsum("bmhd,bkhd->bhmk", q, k)
+    if layer.attention_scaling:
+        scores = scores / layer.attention_dim ** 0.5
+    bias = getattr(layer, "pair_bias", None)
+    return torch.softmax(scores if bias is None else scores + PAIR_BIAS_SCALE * bias, dim=-1)
+
+
+def _probe_pair_bias(first_only):
+    stack = contextlib.ExitStack()
+    stack.enter_context(mock.patch.object(InteractingLayer, "attend", _pair_bias_attend))
+    stack.enter_context(mock.patch.object(
+        AutoIntNet, "__init__", _pair_bias_init(AutoIntNet.__init__, first_only)))
+    return stack
+
+
+def _pair_bias_init(init, first_only):
+    def patched(network, *args, **kwargs):
+        init(network, *args, **kwargs)
+        for layer in list(network.layers)[:1 if first_only else None]:
+            n_fields = network.output.in_features // layer.output_dim
+            layer.pair_bias = torch.nn.Parameter(
+                torch.zeros(layer.n_heads, n_fields, n_fields))
+    return patched
+
+
 PROBES = {
     "rms-qk": lambda: mock.patch.object(
         InteractingLayer, "__init__", _with_rms_query_key(InteractingLayer.__init__)),
@@ -120,6 +173,12 @@ PROBES = {
         AutoIntNet, "__init__", _first_layer_rms_query_key(AutoIntNet.__init__)),
     # the same, with W_Q drawn as zeros: the attention starts uniform and learns from there
     "rms-qk-zero-q": _probe_rms_qk_zero_queries,
+    # rms-qk-first plus a context path in the first layer (the mean field vector, projected)
+    "rms-qk-first-context": lambda: mock.patch.object(
+        AutoIntNet, "__init__", _first_layer_rms_query_key_context(AutoIntNet.__init__)),
+    # a learned bias per head and field pair added to the logits (zero at the start)
+    "pair-bias": lambda: _probe_pair_bias(first_only=False),
+    "pair-bias-first": lambda: _probe_pair_bias(first_only=True),
 }
 
 

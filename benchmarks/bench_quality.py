@@ -107,7 +107,8 @@ def skautoint(seed, **params):
 DEFAULTS_0_2 = {
     "activation": "relu", "attention_dim": 32, "attention_scaling": False,
     "continuous": "bucketize", "dropout": 0.0, "embedding_dim": 16,
-    "embedding_weight_decay": 1e-3, "field_bias": False, "layer_norm": "none",
+    "embedding_weight_decay": 1e-3, "field_bias": False, "field_pair_bias": "none",
+    "layer_norm": "none",
     "linear_term": False, "max_epochs": 100, "min_frequency": 2, "mlp_hidden_units": (),
     "multi_valued_pooling": "mean", "n_heads": 2, "n_iter_no_change": 5, "n_layers": 3,
     "output_projection": "none", "projection_bias": False, "residual": "projected",
@@ -399,7 +400,9 @@ COUNT_MODELS = {  # the count target: the regression models, and both Poisson lo
         hist_gradient_boosting, estimator=HistGradientBoostingRegressor, loss="poisson"),
 }
 VARIANTS = {  # the network variants of DESIGN.md, each on top of the defaults
-    "default (paper form: bucketized numbers)": {},
+    "default (field-pair bias in layer 1)": {},
+    "paper attention (no field-pair bias)": {"field_pair_bias": "none"},
+    "field-pair bias in every layer": {"field_pair_bias": "all_layers"},
     "numbers embedded (paper's x*v)": {"continuous": "embed"},
     "numbers piecewise linear": {"continuous": "piecewise_linear"},
     "scaled attention + LayerNorm": {"attention_scaling": True,

@@ -51,6 +51,7 @@ from ._fields import (
 from ._fields._numeric import N_BINS_CONSTRAINTS
 from ._network import (
     ACTIVATIONS,
+    FIELD_PAIR_BIASES,
     LAYER_NORMS,
     OUTPUT_PROJECTIONS,
     RESIDUALS,
@@ -101,6 +102,10 @@ NETWORK_PARAMETERS = tuple(
 
 #: The layer switches that were booleans in skautoint 0.1.0, and what each boolean builds.
 _FORMAT1_SWITCHES = {"residual": FORMAT1_RESIDUAL, "layer_norm": FORMAT1_LAYER_NORM}
+
+#: Parameters whose default builds something the versions before them did not: the value
+#: that builds what those versions built, for models saved by them.
+_BUILT_BEFORE_ADDED = {"field_pair_bias": "none"}
 
 
 def _resolve_device(device):
@@ -218,6 +223,7 @@ class BaseAutoInt(BaseEstimator):
         "activation": [StrOptions(set(ACTIVATIONS))],
         "projection_bias": ["boolean"],
         "attention_scaling": ["boolean"],
+        "field_pair_bias": [StrOptions(set(FIELD_PAIR_BIASES))],
         "field_bias": ["boolean"],
         "linear_term": ["boolean"],
         "mlp_hidden_units": [tuple, list],
@@ -754,7 +760,11 @@ class BaseAutoInt(BaseEstimator):
         check_saved_version(name, saved_version, saved_format)
         state = upgrade_state(state, saved_format, self._loss_of_state)
         # parameters added since the model was saved: their defaults, which build what the
-        # older version built
+        # older version built, or what it built where the default is not that
+        for name, built_before in _BUILT_BEFORE_ADDED.items():
+            state.setdefault(name, built_before)
+            if "module_params_" in state:
+                state["module_params_"].setdefault(name, built_before)
         defaults = {name: parameter.default for name, parameter
                     in inspect.signature(type(self).__init__).parameters.items()
                     if parameter.default is not inspect.Parameter.empty}

@@ -15,8 +15,10 @@ from torch.nn import functional as F
 
 __all__ = [
     "ACTIVATIONS",
+    "FIELD_PAIR_BIASES",
     "LAYER_NORMS",
     "OUTPUT_PROJECTIONS",
+    "PAIR_BIAS_GAIN",
     "RESIDUALS",
     "AutoIntNet",
     "FieldEmbedding",
@@ -24,6 +26,14 @@ __all__ = [
     "InteractingLayer",
     "check_layer_form",
 ]
+
+#: Which interacting layers add a learned logit per head and pair of fields to their scores.
+FIELD_PAIR_BIASES = ("first_layer", "all_layers", "none")
+
+#: The field-pair biases are stored divided by this gain. Adam moves every weight by about
+#: its step size per step, which is small against logits of order 1: the gain lets the bias
+#: leave zero (uniform attention) within the few epochs a fit lasts.
+PAIR_BIAS_GAIN = 10.0
 
 
 class FieldEmbedding(nn.Module):
@@ -140,14 +150,15 @@ def check_layer_form(embedding_dim, attention_dim, n_heads, *, output_projection
 class InteractingLayer(nn.Module):
     """Multi-head self-attention across the fields of one row (one AutoInt interacting layer).
 
-    Per head ``h``: ``a_mk = softmax_k(<W_Q e_m, W_K e_k> / s)``, ``e~_m = sum_k a_mk W_V e_k``
-    (``s = sqrt(attention_dim)`` with ``attention_scaling``, else 1); the heads are
-    concatenated. Then, in order: the output projection (none; ``W_O`` per field back to the
-    input width; or one dense layer over the flattened fields of the row), the residual (the
-    projected input ``W_res e_m``, flattened like the output projection; the input itself; or
-    nothing) added, LayerNorm when ``layer_norm="after_residual"``, the activation, LayerNorm
-    when ``layer_norm="after_activation"``. The defaults are the paper's layer:
-    ``ReLU(concat_h e~_m + W_res e_m)``.
+    Per head ``h``: ``a_mk = softmax_k(<W_Q e_m, W_K e_k> / s + b_mk)``, ``e~_m = sum_k a_mk W_V
+    e_k`` (``s = sqrt(attention_dim)`` with ``attention_scaling``, else 1; ``b_mk`` a learned
+    bias per head and pair of fields with ``pair_bias``, else 0); the heads are concatenated.
+    Then, in order: the output projection (none; ``W_O`` per field back to the input width; or
+    one dense layer over the flattened fields of the row), the residual (the projected input
+    ``W_res e_m``, flattened like the output projection; the input itself; or nothing) added,
+    LayerNorm when ``layer_norm="after_residual"``, the activation, LayerNorm when
+    ``layer_norm="after_activation"``. The defaults are the paper's layer: ``ReLU(concat_h e~_m
+    + W_res e_m)``.
 
     Parameters
     ----------
@@ -158,7 +169,7 @@ class InteractingLayer(nn.Module):
     n_heads : int, default=2
         Number of attention heads.
     n_fields : int, default=None
-        Fields per row; needed by ``output_projection="flattened"`` only.
+        Fields per row; needed by ``output_projection="flattened"`` and ``pair_bias`` only.
     output_projection : {"none", "per_field", "flattened"}, default="none"
         Projection of the concatenated heads back to ``input_dim`` per field.
     residual : {"projected", "identity", "none"}, default="projected"
@@ -171,6 +182,9 @@ class InteractingLayer(nn.Module):
         Biases on ``W_Q``, ``W_K``, ``W_V``, ``W_O`` and ``W_res``.
     attention_scaling : bool, default=False
         Divide the attention logits by ``sqrt(attention_dim)`` (scaled dot product).
+    pair_bias : bool, default=False
+        Add a learned logit per head and (attending, attended) pair of fields, zero at the
+        start (stored divided by :data:`PAIR_BIAS_GAIN`).
     dropout : float, default=0.0
         Dropout on the attention weights.
     """
@@ -178,7 +192,7 @@ class InteractingLayer(nn.Module):
     def __init__(self, input_dim, attention_dim=32, n_heads=2, *, n_fields=None,
                  output_projection="none", residual="projected", layer_norm="none",
                  activation="relu", projection_bias=False, attention_scaling=False,
-                 dropout=0.0):
+                 pair_bias=False, dropout=0.0):
         super().__init__()
         self.attention_dim = attention_dim
         self.n_heads = n_heads
@@ -190,6 +204,10 @@ class InteractingLayer(nn.Module):
         flattened = output_projection == "flattened"
         if flattened and n_fields is None:
             raise ValueError("output_projection='flattened' needs n_fields.")
+        if pair_bias and n_fields is None:
+            raise ValueError("pair_bias=True needs n_fields.")
+        self.pair_bias = (nn.Parameter(torch.zeros(n_heads, n_fields, n_fields)) if pair_bias
+                          else None)
         # A flattened projection maps all fields of a row at once: widths times n_fields.
         per_row = n_fields if flattened else 1
         # Fused W_Q, W_K, W_V: output features laid out as (3, n_heads, attention_dim).
@@ -217,7 +235,7 @@ class InteractingLayer(nn.Module):
         return linear(x.reshape(batch, -1)).view(batch, n_fields, -1)
 
     def attend(self, q, k):
-        """Attention weights from queries and keys: ``softmax_k(<q_m, k_k> / s)``.
+        """Attention weights from queries and keys: ``softmax_k(<q_m, k_k> / s + b_mk)``.
 
         Parameters
         ----------
@@ -231,6 +249,8 @@ class InteractingLayer(nn.Module):
         scores = torch.einsum("bmhd,bkhd->bhmk", q, k)
         if self.attention_scaling:
             scores = scores / math.sqrt(self.attention_dim)
+        if self.pair_bias is not None:
+            scores = scores + PAIR_BIAS_GAIN * self.pair_bias
         return torch.softmax(scores, dim=-1)
 
     def forward(self, x):
@@ -310,6 +330,9 @@ class AutoIntNet(nn.Module):
         Width of each head.
     output_projection, residual, layer_norm, activation, projection_bias, attention_scaling
         The form of every interacting layer; see :class:`InteractingLayer`.
+    field_pair_bias : {"none", "first_layer", "all_layers"}, default="none"
+        Which layers learn a logit per head and pair of fields (``pair_bias`` of
+        :class:`InteractingLayer`).
     field_bias : bool, default=False
         Add a learned vector per field (a positional embedding) to every field embedding
         before the first layer.
@@ -329,8 +352,8 @@ class AutoIntNet(nn.Module):
     def __init__(self, table_rows, n_fields, n_outputs=1, *, embedding_dim=16, n_layers=3,
                  n_heads=2, attention_dim=32, output_projection="none", residual="projected",
                  layer_norm="none", activation="relu", projection_bias=False,
-                 attention_scaling=False, field_bias=False, linear_term=False,
-                 mlp_hidden_units=(), dropout=0.0, slot_fields=None):
+                 attention_scaling=False, field_pair_bias="none", field_bias=False,
+                 linear_term=False, mlp_hidden_units=(), dropout=0.0, slot_fields=None):
         super().__init__()
         # Built on the meta device (torch's layer constructors draw their initial weights
         # from the global generator), then materialised in float32 and drawn by
@@ -338,8 +361,8 @@ class AutoIntNet(nn.Module):
         with torch.inference_mode(False), torch.device("meta"):
             self._build(table_rows, n_fields, n_outputs, embedding_dim, n_layers, n_heads,
                         attention_dim, output_projection, residual, layer_norm, activation,
-                        projection_bias, attention_scaling, field_bias, linear_term,
-                        mlp_hidden_units, dropout)
+                        projection_bias, attention_scaling, field_pair_bias, field_bias,
+                        linear_term, mlp_hidden_units, dropout)
         with torch.inference_mode(False):
             self.to_empty(device="cpu").to(torch.float32)
             self.reset_parameters(torch.Generator().manual_seed(0))
@@ -349,18 +372,23 @@ class AutoIntNet(nn.Module):
 
     def _build(self, table_rows, n_fields, n_outputs, embedding_dim, n_layers, n_heads,
                attention_dim, output_projection, residual, layer_norm, activation,
-               projection_bias, attention_scaling, field_bias, linear_term, mlp_hidden_units,
-               dropout):
+               projection_bias, attention_scaling, field_pair_bias, field_bias, linear_term,
+               mlp_hidden_units, dropout):
         self.embedding = FieldEmbedding(table_rows, embedding_dim)
         self.field_bias = (nn.Parameter(torch.zeros(n_fields, embedding_dim)) if field_bias
                            else None)
         layers, width = [], embedding_dim
-        for _ in range(n_layers):
+        if field_pair_bias not in FIELD_PAIR_BIASES:
+            raise ValueError(f"field_pair_bias must be one of {FIELD_PAIR_BIASES}, got "
+                             f"{field_pair_bias!r}.")
+        for position in range(n_layers):
             layer = InteractingLayer(
                 width, attention_dim, n_heads, n_fields=n_fields,
                 output_projection=output_projection, residual=residual, layer_norm=layer_norm,
                 activation=activation, projection_bias=projection_bias,
                 attention_scaling=attention_scaling, dropout=dropout,
+                pair_bias=(field_pair_bias == "all_layers"
+                           or (field_pair_bias == "first_layer" and position == 0)),
             )
             layers.append(layer)
             width = layer.output_dim
@@ -379,8 +407,8 @@ class AutoIntNet(nn.Module):
         """Draw every weight anew from ``generator`` (a ``torch.Generator`` on CPU).
 
         Linear layers get torch's default distribution, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for
-        weights and biases; the embedding tables N(0, 0.01); the linear term, field biases
-        and layer norms their neutral values.
+        weights and biases; the embedding tables N(0, 0.01); the linear term, field biases,
+        field-pair biases and layer norms their neutral values.
         """
         for module in self.modules():
             if isinstance(module, FieldEmbedding):
@@ -392,6 +420,8 @@ class AutoIntNet(nn.Module):
                         nn.init.uniform_(parameter, -bound, bound, generator=generator)
             elif isinstance(module, nn.LayerNorm):
                 module.reset_parameters()
+            elif isinstance(module, InteractingLayer) and module.pair_bias is not None:
+                module.pair_bias.zero_()
         if self.field_bias is not None:
             self.field_bias.zero_()
 

@@ -45,6 +45,12 @@ __all__ = [
 # faster: on 2 CPU cores (39 fields, 3 layers, heads of 16; benchmarks/bench_speed.py data)
 # 256 rows scored 44k rows/s, 512 51k, 1024 34k and 2048 18k.
 PREDICT_BATCH_SIZE = 512
+
+#: Fewer rows than this are scored padded to it (with copies of their last row): for one to
+#: three rows the CPU's matrix kernels take a matrix-vector path that sums in another order,
+#: so a row scored alone would differ from the same row scored in a batch (float32 rounding
+#: between other batch sizes remains).
+MIN_INFERENCE_ROWS = 8
 #: Choices of ``precision``: "bfloat16" runs the training steps' forward pass under
 #: ``torch.autocast`` (matrix products in bfloat16, weights, optimizer and loss in float32).
 PRECISIONS = ("auto", "float32", "bfloat16")
@@ -200,7 +206,20 @@ def predict_raw(module, data, batch_size=PREDICT_BATCH_SIZE):
     -------
     Tensor of shape (n_rows, n_outputs)
     """
-    return _batched_inference(module, data, batch_size, module)
+    return _batched_inference(module, data, batch_size, _padded_to_min_rows(module))
+
+
+def _padded_to_min_rows(forward):
+    """``forward(index, value)`` scored on at least :data:`MIN_INFERENCE_ROWS` rows, cut back
+    to the rows given."""
+    def padded(index, value):
+        missing = MIN_INFERENCE_ROWS - len(index)
+        if missing <= 0 or len(index) == 0:
+            return forward(index, value)
+        index = torch.cat([index, index[-1:].expand(missing, *index.shape[1:])])
+        value = torch.cat([value, value[-1:].expand(missing, *value.shape[1:])])
+        return forward(index, value)[:MIN_INFERENCE_ROWS - missing]
+    return padded
 
 
 def predict_attention(module, data, batch_size=PREDICT_BATCH_SIZE, *, summed=False):
@@ -229,8 +248,9 @@ def predict_attention(module, data, batch_size=PREDICT_BATCH_SIZE, *, summed=Fal
         weights = torch.stack(per_layer, dim=1)
         return weights.sum(dim=0, keepdim=True) if summed else weights
 
-    weights = _batched_inference(module, data, batch_size, attention)
-    return weights.sum(dim=0) if summed else weights
+    if summed:
+        return _batched_inference(module, data, batch_size, attention).sum(dim=0)
+    return _batched_inference(module, data, batch_size, _padded_to_min_rows(attention))
 
 
 def _batched_inference(module, data, batch_size, forward):

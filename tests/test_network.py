@@ -15,7 +15,13 @@ import math
 import pytest
 import torch
 
-from skautoint._network import AutoIntNet, FieldEmbedding, InteractingLayer, check_layer_form
+from skautoint._network import (
+    PAIR_BIAS_GAIN,
+    AutoIntNet,
+    FieldEmbedding,
+    InteractingLayer,
+    check_layer_form,
+)
 
 TOL = {"atol": 1e-6, "rtol": 1e-6}
 f64 = torch.float64
@@ -612,7 +618,7 @@ def test_no_layers_is_a_linear_model_of_the_embeddings():
 
 
 @pytest.mark.parametrize("options", [
-    {"layer_norm": "after_activation"},
+    {"layer_norm": "after_activation", "field_pair_bias": "all_layers"},
     {**TRANSFORMER, "attention_dim": 8, "field_bias": True},
     {"output_projection": "flattened", "projection_bias": True},
 ])
@@ -623,3 +629,29 @@ def test_every_parameter_receives_a_gradient(options):
     net(torch.randint(0, 20, (32, 4)), torch.rand(32, 4)).sum().backward()
     missing = [name for name, p in net.named_parameters() if p.grad is None]
     assert missing == []
+
+
+def test_field_pair_bias_starts_at_zero_in_the_chosen_layers_and_shifts_the_logits():
+    index, value = torch.randint(0, 30, (6, 5)), torch.rand(6, 5)
+    nets = {where: AutoIntNet(30, 5, embedding_dim=4, attention_dim=3, field_pair_bias=where)
+            for where in ("none", "first_layer", "all_layers")}
+    assert [[layer.pair_bias is not None for layer in net.layers] for net in nets.values()] == [
+        [False] * 3, [True, False, False], [True] * 3]
+    assert nets["first_layer"].layers[0].pair_bias.shape == (2, 5, 5)
+    # zero at the start: the same network as without it (the other weights drawn alike)
+    with torch.no_grad():
+        reference = nets["none"](index, value)
+        for net in nets.values():
+            torch.testing.assert_close(net(index, value), reference, rtol=0, atol=0)
+    layer = nets["first_layer"].layers[0]
+    q, k = torch.randn(6, 5, 2, 3), torch.randn(6, 5, 2, 3)
+    bias = torch.randn(2, 5, 5)
+    with torch.no_grad():
+        layer.pair_bias.copy_(bias)
+        expected = torch.softmax(torch.einsum("bmhd,bkhd->bhmk", q, k) + PAIR_BIAS_GAIN * bias,
+                                 dim=-1)
+        torch.testing.assert_close(layer.attend(q, k), expected)
+    with pytest.raises(ValueError, match="field_pair_bias must be one of"):
+        AutoIntNet(30, 5, field_pair_bias="first")
+    with pytest.raises(ValueError, match="pair_bias=True needs n_fields"):
+        InteractingLayer(4, 3, pair_bias=True)

@@ -108,6 +108,23 @@ def test_model_from_an_older_version_loads_silently(fitted_models, monkeypatch, 
     np.testing.assert_array_equal(loaded.predict_proba(X_test), model.predict_proba(X_test))
 
 
+def test_model_saved_before_field_pair_bias_existed_loads_as_it_was_built(adult_small):
+    # Such a state names neither the parameter nor the network's switch: it is read as
+    # "none" (what it built), not as today's default, and it trains on as it was built.
+    X, y, X_test, _ = adult_small
+    model = AutoIntClassifier(field_pair_bias="none", max_epochs=1, random_state=0)
+    model.fit(X[:500], y[:500])
+    state = model.__getstate__()
+    state["module_params_"] = dict(state["module_params_"])  # not the model's own dict
+    del state["field_pair_bias"], state["module_params_"]["field_pair_bias"]
+    loaded = AutoIntClassifier.__new__(AutoIntClassifier)
+    loaded.__setstate__(state)
+    assert loaded.field_pair_bias == "none"
+    assert all(layer.pair_bias is None for layer in loaded.module_.layers)
+    np.testing.assert_array_equal(loaded.predict_proba(X_test), model.predict_proba(X_test))
+    loaded.set_params(warm_start=True).fit(X[:500], y[:500])
+
+
 def test_model_from_a_newer_version_warns(fitted_models, monkeypatch):
     blob = _dumped_with(monkeypatch, fitted_models["default"], version="99.0.0")
     with pytest.warns(InconsistentVersionWarning, match="saved by skautoint 99.0.0"):
