@@ -21,6 +21,8 @@ Run (one thread per process; about 15 minutes for Adult and MovieLens, 3 seeds):
         --params '{"attention_scaling": true}'
     OMP_NUM_THREADS=1 ../.venv/bin/python bench_attention.py --datasets adult,movielens \\
         --probe rms-qk
+    OMP_NUM_THREADS=1 ../.venv/bin/python bench_attention.py --datasets adult,movielens \
+        --params '{"field_pair_bias": "all_layers"}' --pair-bias-gain 5
     OMP_NUM_THREADS=1 ../.venv/bin/python bench_attention.py --planted --seeds 5      # ~6 min
     OMP_NUM_THREADS=1 ../.venv/bin/python bench_attention.py --agreement \\
         --datasets avazu,movielens,adult,german_credit,titanic
@@ -42,6 +44,7 @@ from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
 from skautoint import AutoIntClassifier
+from skautoint import _network as network_module
 from skautoint._network import AutoIntNet, InteractingLayer
 from skautoint.inspection import attention_entropy, rank_field_pairs, rank_interactions
 
@@ -136,35 +139,6 @@ def _first_layer_rms_query_key_context(init):
     return patched
 
 
-PAIR_BIAS_SCALE = float(__import__("os").environ.get("PAIR_BIAS_SCALE", 1))
-
-
-def _pair_bias_attend(layer, q, k):
-    scores = torch.einsum("bmhd,bkhd->bhmk", q, k)
-    if layer.attention_scaling:
-        scores = scores / layer.attention_dim ** 0.5
-    bias = getattr(layer, "pair_bias", None)
-    return torch.softmax(scores if bias is None else scores + PAIR_BIAS_SCALE * bias, dim=-1)
-
-
-def _probe_pair_bias(first_only):
-    stack = contextlib.ExitStack()
-    stack.enter_context(mock.patch.object(InteractingLayer, "attend", _pair_bias_attend))
-    stack.enter_context(mock.patch.object(
-        AutoIntNet, "__init__", _pair_bias_init(AutoIntNet.__init__, first_only)))
-    return stack
-
-
-def _pair_bias_init(init, first_only):
-    def patched(network, *args, **kwargs):
-        init(network, *args, **kwargs)
-        for layer in list(network.layers)[:1 if first_only else None]:
-            n_fields = network.output.in_features // layer.output_dim
-            layer.pair_bias = torch.nn.Parameter(
-                torch.zeros(layer.n_heads, n_fields, n_fields))
-    return patched
-
-
 PROBES = {
     "rms-qk": lambda: mock.patch.object(
         InteractingLayer, "__init__", _with_rms_query_key(InteractingLayer.__init__)),
@@ -176,19 +150,18 @@ PROBES = {
     # rms-qk-first plus a context path in the first layer (the mean field vector, projected)
     "rms-qk-first-context": lambda: mock.patch.object(
         AutoIntNet, "__init__", _first_layer_rms_query_key_context(AutoIntNet.__init__)),
-    # a learned bias per head and field pair added to the logits (zero at the start)
-    "pair-bias": lambda: _probe_pair_bias(first_only=False),
-    "pair-bias-first": lambda: _probe_pair_bias(first_only=True),
 }
 
 
-def fit_and_measure(data, params, seed, uniform, probe=None):
+def fit_and_measure(data, params, seed, uniform, probe=None, pair_bias_gain=None):
     X_train, y_train, X_test, y_test = data
     model = AutoIntClassifier(random_state=seed, **params)
     patch = (mock.patch.object(InteractingLayer, "attend", uniform_attend) if uniform
              else contextlib.nullcontext())
     probing = PROBES[probe]() if probe else contextlib.nullcontext()
-    with patch, probing, warnings.catch_warnings():
+    gain = (mock.patch.object(network_module, "PAIR_BIAS_GAIN", pair_bias_gain)
+            if pair_bias_gain is not None else contextlib.nullcontext())
+    with patch, probing, gain, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         start = time.perf_counter()
         model.fit(X_train, y_train)
@@ -307,6 +280,8 @@ def main():
     parser.add_argument("--probe", choices=list(PROBES), default=None,
                         help="fit only the learned attention, with a probe's change to the "
                              "layers (rms-qk: queries and keys from RMS-normalised vectors)")
+    parser.add_argument("--pair-bias-gain", type=float, default=None,
+                        help="the gain of field_pair_bias (skautoint's PAIR_BIAS_GAIN, 10)")
     parser.add_argument("--agreement", action="store_true",
                         help="compare the attention's pair ranking with Friedman's H on "
                              "each data set instead (seed 0)")
@@ -327,7 +302,7 @@ def main():
         for form, uniform in forms:
             for seed in range(args.seeds):
                 rows.append({"form": form, "seed": seed, **fit_and_measure(
-                    data, params, seed, uniform, args.probe)})
+                    data, params, seed, uniform, args.probe, args.pair_bias_gain)})
                 print(f"  {name}, {form}, seed {seed}: fit {rows[-1]['fit s']:.1f} s",
                       file=sys.stderr, flush=True)
         results = pd.DataFrame(rows)

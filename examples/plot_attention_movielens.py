@@ -7,12 +7,14 @@ MovieLens-100k (rating >= 4 as the positive class; user, item and the users' and
 attributes as fields), then draw the field-by-field attention averaged over test rows, measure
 how far it is from uniform, and rank the field pairs by what the predictions do.
 
-Read the attention with care: on this table it is close to uniform (every field mixes all
-fields with weight about 1/8), and on the benchmark's MovieLens table (80,000 random ratings,
-genres as one level) a model trained with uniform attention is as accurate
-(``benchmarks/bench_attention.py``). The map's colour scale is centred on uniform attention
-(white), so it looks as flat as it is; :func:`~skautoint.inspection.attention_entropy` puts
-a number on it. :func:`~skautoint.inspection.rank_interactions` asks the model itself:
+Read the attention with care. The first layer learns a logit per pair of fields
+(``field_pair_bias="first_layer"``, the default), so its map shows which fields each field
+reads; the paper's layer, without it, stays uniform (every field mixing all fields with
+weight 1/8), and so do the second and third layers here. The map below is the first layer's,
+on a colour scale centred on uniform attention (white);
+:func:`~skautoint.inspection.attention_entropy` puts a number on how far each layer is from
+uniform. Attention says which fields the model combines, not how much the combination changes
+a prediction: :func:`~skautoint.inspection.rank_interactions` asks the model itself.
 Friedman's H measures how much each pair's joint effect on the predicted probability departs
 from the sum of the two alone, whatever path in the network made it.
 
@@ -79,10 +81,11 @@ else:
     print(f"{clf.n_iter_} epochs, best {clf.best_iteration_}; fields {clf.field_spec_.names}")
 
     # %%
-    # Left, the attention averaged over test rows, on a scale centred on uniform attention
-    # (white); right, the field pairs by Friedman's H, from partial dependence on 60 test rows.
+    # Left, the first layer's attention averaged over test rows and heads, on a scale centred
+    # on uniform attention (white); right, the field pairs by Friedman's H, from partial
+    # dependence on 60 test rows.
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5.5), layout="constrained")
-    display = AttentionMapDisplay.from_estimator(clf, X_test, ax=left)
+    display = AttentionMapDisplay.from_estimator(clf, X_test, layer=0, ax=left)
     print("pairs by attention:\n" + display.pairs_.head(5).to_string(index=False))
     pairs = rank_interactions(clf, X_test, n_rows=60, random_state=0)
     print("pairs by Friedman's H:\n" + pairs.head(5).round(4).to_string(index=False))
