@@ -21,7 +21,7 @@ Run (one thread per process; about 15 minutes for Adult and MovieLens, 3 seeds):
         --params '{"attention_scaling": true}'
     OMP_NUM_THREADS=1 ../.venv/bin/python bench_attention.py --datasets adult,movielens \\
         --probe rms-qk
-    OMP_NUM_THREADS=1 ../.venv/bin/python bench_attention.py --datasets adult,movielens \
+    OMP_NUM_THREADS=1 ../.venv/bin/python bench_attention.py --datasets adult,movielens \\
         --params '{"field_pair_bias": "all_layers"}' --pair-bias-gain 5
     OMP_NUM_THREADS=1 ../.venv/bin/python bench_attention.py --planted --seeds 5      # ~6 min
     OMP_NUM_THREADS=1 ../.venv/bin/python bench_attention.py --agreement \\

@@ -63,7 +63,7 @@ def _classifier():
     return AutoIntClassifier(
         embedding_dim=EMBEDDING_DIM, n_layers=N_LAYERS, n_heads=N_HEADS, attention_dim=16,
         batch_size=BATCH_SIZE, learning_rate=LEARNING_RATE, max_epochs=1,
-        early_stopping=False, continuous="embed", random_state=0,
+        early_stopping=False, continuous="embed", random_state=0, field_pair_bias="none",
     )
 
 

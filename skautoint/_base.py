@@ -103,10 +103,6 @@ NETWORK_PARAMETERS = tuple(
 #: The layer switches that were booleans in skautoint 0.1.0, and what each boolean builds.
 _FORMAT1_SWITCHES = {"residual": FORMAT1_RESIDUAL, "layer_norm": FORMAT1_LAYER_NORM}
 
-#: Parameters whose default builds something the versions before them did not: the value
-#: that builds what those versions built, for models saved by them.
-_BUILT_BEFORE_ADDED = {"field_pair_bias": "none"}
-
 
 def _resolve_device(device):
     if device == "auto":
@@ -760,18 +756,14 @@ class BaseAutoInt(BaseEstimator):
         check_saved_version(name, saved_version, saved_format)
         state = upgrade_state(state, saved_format, self._loss_of_state)
         # parameters added since the model was saved: their defaults, which build what the
-        # older version built, or what it built where the default is not that
-        for name, built_before in _BUILT_BEFORE_ADDED.items():
-            state.setdefault(name, built_before)
-            if "module_params_" in state:
-                state["module_params_"].setdefault(name, built_before)
-        defaults = {name: parameter.default for name, parameter
+        # older version built (upgrade_state sets those whose default builds something else)
+        defaults = {key: parameter.default for key, parameter
                     in inspect.signature(type(self).__init__).parameters.items()
                     if parameter.default is not inspect.Parameter.empty}
-        for name, default in defaults.items():
-            state.setdefault(name, default)
-            if name in FIELD_PARAMETERS and state.get("_encoding_built_with") is not None:
-                state["_encoding_built_with"].setdefault(name, default)
+        for key, default in defaults.items():
+            state.setdefault(key, default)
+            if key in FIELD_PARAMETERS and state.get("_encoding_built_with") is not None:
+                state["_encoding_built_with"].setdefault(key, default)
         super().__setstate__(state)
         self._optimizer = None
         if module_state is None:

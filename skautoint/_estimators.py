@@ -334,7 +334,7 @@ class AutoIntRegressor(RegressorMixin, BaseAutoInt):
                  embedding_dim=16, n_layers=3,
                  n_heads=2, attention_dim=32, output_projection="none", residual="projected",
                  layer_norm="none", activation="relu", projection_bias=False,
-                 attention_scaling=False, field_pair_bias="first_layer", field_bias=False,
+                 attention_scaling=False, field_pair_bias="none", field_bias=False,
                  linear_term=False,
                  mlp_hidden_units=(), dropout=0.0, learning_rate="auto", batch_size="auto",
                  max_epochs=100, weight_decay=0.0, embedding_weight_decay=1e-3,

@@ -21,7 +21,9 @@ __all__ = ["FORMAT1_LAYER_NORM", "FORMAT1_RESIDUAL", "STATE_FORMAT", "check_save
 #: Layout of the pickled state; bumped when the layout changes. Format 1 (skautoint 0.1.0
 #: before the estimator family): boolean ``residual`` / ``layer_norm``, the network's
 #: ``n_rows``, no loss object. Format 2: the layer-form switches, ``table_rows``, ``_loss``.
-STATE_FORMAT = 2
+#: Format 3: ``field_pair_bias`` (formats 1 and 2 built none), its weights stored divided by
+#: ``PAIR_BIAS_GAIN = 10`` (a change of that gain is a change of format).
+STATE_FORMAT = 3
 
 
 def checksum(weights):
@@ -76,4 +78,8 @@ def upgrade_state(state, saved_format, make_loss):
             state["module_params_"]["table_rows"] = state["module_params_"].pop("n_rows")
         if "classes_" in state:
             state["_loss"] = make_loss(state)
+    if saved_format < 3:  # no field-pair bias then, whatever today's default
+        for params in (state, state.get("module_params_")):
+            if params is not None:
+                params.setdefault("field_pair_bias", "none")
     return state

@@ -206,20 +206,18 @@ def predict_raw(module, data, batch_size=PREDICT_BATCH_SIZE):
     -------
     Tensor of shape (n_rows, n_outputs)
     """
-    return _batched_inference(module, data, batch_size, _padded_to_min_rows(module))
+    return _batched_inference(module, data, batch_size, module)
 
 
-def _padded_to_min_rows(forward):
-    """``forward(index, value)`` scored on at least :data:`MIN_INFERENCE_ROWS` rows, cut back
-    to the rows given."""
-    def padded(index, value):
-        missing = MIN_INFERENCE_ROWS - len(index)
-        if missing <= 0 or len(index) == 0:
-            return forward(index, value)
-        index = torch.cat([index, index[-1:].expand(missing, *index.shape[1:])])
-        value = torch.cat([value, value[-1:].expand(missing, *value.shape[1:])])
-        return forward(index, value)[:MIN_INFERENCE_ROWS - missing]
-    return padded
+def _padded(forward, index, value, rows):
+    """``forward(index, value)`` on at least ``rows`` rows (copies of the last one added), cut
+    back to the rows given."""
+    missing = rows - len(index)
+    if missing <= 0 or len(index) == 0:
+        return forward(index, value)
+    index = torch.cat([index, index[-1:].expand(missing, *index.shape[1:])])
+    value = torch.cat([value, value[-1:].expand(missing, *value.shape[1:])])
+    return forward(index, value)[:rows - missing]
 
 
 def predict_attention(module, data, batch_size=PREDICT_BATCH_SIZE, *, summed=False):
@@ -245,17 +243,16 @@ def predict_attention(module, data, batch_size=PREDICT_BATCH_SIZE, *, summed=Fal
     """
     def attention(index, value):
         _, per_layer = module(index, value, return_attention=True)
-        weights = torch.stack(per_layer, dim=1)
-        return weights.sum(dim=0, keepdim=True) if summed else weights
+        return torch.stack(per_layer, dim=1)
 
-    if summed:
-        return _batched_inference(module, data, batch_size, attention).sum(dim=0)
-    return _batched_inference(module, data, batch_size, _padded_to_min_rows(attention))
+    return _batched_inference(module, data, batch_size, attention, summed=summed)
 
 
-def _batched_inference(module, data, batch_size, forward):
-    """Concatenate ``forward(index, value)`` over batches of ``data``, halving the batch on
-    GPU out-of-memory errors."""
+def _batched_inference(module, data, batch_size, forward, *, summed=False):
+    """Concatenate ``forward(index, value)`` over batches of ``data`` (or, with ``summed``,
+    sum it over rows), halving the batch on GPU out-of-memory errors. Batches of fewer than
+    :data:`MIN_INFERENCE_ROWS` rows are scored padded to that size (or to the batch size,
+    when out-of-memory errors have halved it below)."""
     was_training = module.training
     module.eval()
     chunks, begin = [], 0
@@ -264,7 +261,9 @@ def _batched_inference(module, data, batch_size, forward):
             while begin < len(data):
                 end = begin + batch_size
                 try:
-                    chunks.append(forward(data.index[begin:end], data.value[begin:end]))
+                    chunk = _padded(forward, data.index[begin:end], data.value[begin:end],
+                                    min(MIN_INFERENCE_ROWS, batch_size))
+                    chunks.append(chunk.sum(dim=0, keepdim=True) if summed else chunk)
                 except torch.cuda.OutOfMemoryError as exc:
                     if batch_size == 1:
                         raise _out_of_memory_error(exc, "predicting one row") from exc
@@ -274,7 +273,7 @@ def _batched_inference(module, data, batch_size, forward):
                 begin = end
     finally:
         module.train(was_training)
-    return torch.cat(chunks)
+    return torch.cat(chunks).sum(dim=0) if summed else torch.cat(chunks)
 
 
 @contextlib.contextmanager

@@ -43,8 +43,9 @@ def rank_field_pairs(attention, *, layer=None, head=None):
         ``field_names`` are used).
     layer : int or None, default=None
         Interacting layer; ``None`` averages the layers. Single layers are noisier: with one
-        planted pairwise interaction among 8 fields (3 seeds), the first layer ranked the
-        true pair first by margins of 0.003-0.011, the mean over layers by 0.05-0.11.
+        planted pairwise interaction among 8 fields (3 seeds, the paper's layer), the first
+        layer ranked the true pair first by margins of 0.003-0.011, the mean over layers by
+        0.05-0.11.
     head : int or None, default=None
         Attention head; ``None`` averages the heads.
 
@@ -213,7 +214,7 @@ def rank_interactions(estimator, X, *, columns=None, response_method="auto", n_r
     Unlike attention weights (:func:`rank_field_pairs`), this measures what the predictions
     do, whatever path of the network made them: on Adult with half the labels rewritten from
     two real columns, it ranked the planted pair first in 5 of 5 seeds, the averaged
-    attention of the default model (nearly uniform) in 4 of 5
+    attention of the default model in 3 of 5 (of the paper's layer, nearly uniform: 4 of 5)
     (``benchmarks/bench_attention.py --planted``).
 
     Parameters

@@ -9,6 +9,7 @@ import warnings
 import joblib
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 
@@ -109,20 +110,36 @@ def test_model_from_an_older_version_loads_silently(fitted_models, monkeypatch, 
 
 
 def test_model_saved_before_field_pair_bias_existed_loads_as_it_was_built(adult_small):
-    # Such a state names neither the parameter nor the network's switch: it is read as
-    # "none" (what it built), not as today's default, and it trains on as it was built.
+    # A state of format 2 names neither the parameter nor the network's switch: it is read
+    # as "none" (what it built), not as today's default, and it trains on as it was built.
     X, y, X_test, _ = adult_small
     model = AutoIntClassifier(field_pair_bias="none", max_epochs=1, random_state=0)
     model.fit(X[:500], y[:500])
-    state = model.__getstate__()
-    state["module_params_"] = dict(state["module_params_"])  # not the model's own dict
-    del state["field_pair_bias"], state["module_params_"]["field_pair_bias"]
+    for fitted in (True, False):
+        state = (model if fitted else clone(model)).__getstate__()
+        assert state["_skautoint_state_format"] == 3
+        state["_skautoint_state_format"] = 2
+        del state["field_pair_bias"]
+        if fitted:
+            state["module_params_"] = dict(state["module_params_"])  # not the model's own
+            del state["module_params_"]["field_pair_bias"]
+        loaded = AutoIntClassifier.__new__(AutoIntClassifier)
+        loaded.__setstate__(state)
+        assert loaded.field_pair_bias == "none"
+    assert loaded.get_params() == clone(model).get_params()
     loaded = AutoIntClassifier.__new__(AutoIntClassifier)
+    state = model.__getstate__()
+    state["_skautoint_state_format"] = 2
+    state["module_params_"] = {k: v for k, v in state["module_params_"].items()
+                               if k != "field_pair_bias"}
+    del state["field_pair_bias"]
     loaded.__setstate__(state)
-    assert loaded.field_pair_bias == "none"
+    assert loaded.module_params_["field_pair_bias"] == "none"
     assert all(layer.pair_bias is None for layer in loaded.module_.layers)
     np.testing.assert_array_equal(loaded.predict_proba(X_test), model.predict_proba(X_test))
     loaded.set_params(warm_start=True).fit(X[:500], y[:500])
+    assert loaded.module_params_["field_pair_bias"] == "none"
+    assert all(layer.pair_bias is None for layer in loaded.module_.layers)
 
 
 def test_model_from_a_newer_version_warns(fitted_models, monkeypatch):

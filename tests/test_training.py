@@ -10,6 +10,7 @@ from skautoint._training import (
     TrainingConfig,
     auto_batch_size,
     fit_network,
+    predict_attention,
     predict_raw,
     to_tensor_data,
 )
@@ -134,3 +135,26 @@ def test_the_network_can_be_built_with_each_module_parameter():
     # fit_network takes AutoIntNet's keyword arguments as they are
     module = AutoIntNet(TABLE_ROWS, N_FIELDS, residual="identity", output_projection="per_field")
     assert module.layers[0].output_dim == 16
+
+
+def test_a_row_scored_alone_predicts_as_in_a_batch_and_summed_attention_agrees():
+    # Fewer than 8 rows are scored padded to 8: one row alone takes the same matrix kernels
+    # as in a batch of 8, where without padding it took a matrix-vector path.
+    torch.manual_seed(0)
+    module = AutoIntNet(50, 6, embedding_dim=8, attention_dim=4, field_pair_bias="all_layers")
+    with torch.no_grad():
+        for layer in module.layers:
+            layer.pair_bias.normal_()
+    index = torch.randint(0, 50, (8, 6)).numpy()
+    value = torch.rand(8, 6).numpy()
+    batch = to_tensor_data(index, value)
+    together = predict_raw(module, batch)
+    for row in range(8):
+        alone = predict_raw(module, to_tensor_data(index[row:row + 1], value[row:row + 1]))
+        torch.testing.assert_close(alone, together[row:row + 1], rtol=0, atol=0)
+    first_three = to_tensor_data(index[:3], value[:3])
+    per_row = predict_attention(module, first_three)
+    assert per_row.shape == (3, 3, 2, 6, 6)
+    torch.testing.assert_close(predict_attention(module, first_three, summed=True),
+                               per_row.sum(dim=0))
+    torch.testing.assert_close(per_row, predict_attention(module, batch)[:3], rtol=0, atol=0)
