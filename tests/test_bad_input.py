@@ -335,12 +335,16 @@ def test_every_parameter_rejects_an_invalid_value_in_scikit_learn_style(estimato
             estimator(**{name: value}).fit(BASE, Y)
 
 
-def test_classifier_and_regressor_share_every_default():
+def test_classifier_and_regressor_share_every_default_but_the_field_pair_bias():
+    # the one measured exception: the bias pays for the classifier, and cost the regressor
+    # on MovieLens ratings (docs/benchmarks.rst)
     classifier, regressor = AutoIntClassifier().get_params(), AutoIntRegressor().get_params()
     shared = set(classifier) & set(regressor)
     assert shared == set(classifier) - {"class_weight"} == set(regressor) - {"loss", "quantile"}
-    assert {name: classifier[name] for name in shared} == {name: regressor[name]
-                                                            for name in shared}
+    differing = {name for name in shared if classifier[name] != regressor[name]}
+    assert differing == {"field_pair_bias"}
+    assert (classifier["field_pair_bias"], regressor["field_pair_bias"]) == ("first_layer",
+                                                                             "none")
 
 
 @pytest.mark.parametrize(("params", "match"), [
