@@ -1,9 +1,8 @@
 """Shared fixtures: the real data sets in ../shared/data (never copied into the repository)."""
 
-import gzip
-import io
 import os
 import pickle
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +10,9 @@ import pandas as pd
 import pytest
 
 from skautoint.datasets import load_adult
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import bench_datasets  # the benchmarks' readers of ../shared/data
 
 # Saved models and the script that made them with an older skautoint (see data/README.md).
 collect_ignore = ["data"]
@@ -62,19 +64,9 @@ def movielens(shared_data):
 
 @pytest.fixture(scope="session")
 def titanic(shared_data):
-    """Titanic (OpenML 40945): the columns without the leaking ``boat`` and ``body`` and the
-    free-text ``name``; categories as strings. Target: survived (0/1)."""
-    with gzip.open(shared_data / "titanic" / "titanic_openml40945.arff.gz", "rt") as file:
-        lines = file.read().splitlines()
-    columns = [line.split()[1].strip("'") for line in lines
-               if line.lower().startswith("@attribute")]
-    start = next(i for i, line in enumerate(lines) if line.lower().startswith("@data")) + 1
-    frame = pd.read_csv(io.StringIO("\n".join(lines[start:])), names=columns, na_values="?",
-                        quotechar='"')
-    y = frame.pop("survived").astype(int)
-    frame = frame.drop(columns=["boat", "body", "name"]).astype({"pclass": str})
-    categorical = ["pclass", "sex", "ticket", "cabin", "embarked", "home.dest"]
-    return frame.astype({column: "string" for column in categorical}), y
+    """Titanic as the quality benchmark reads and splits it (``benchmarks/bench_datasets.py``):
+    X_train, y_train, X_test, y_test; categories as strings, target survived (0/1)."""
+    return bench_datasets.titanic(shared_data)
 
 
 @pytest.fixture(scope="session")
