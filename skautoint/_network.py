@@ -13,6 +13,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ._softmax import softmax_last
+
 __all__ = [
     "ACTIVATIONS",
     "FIELD_PAIR_BIASES",
@@ -251,7 +253,7 @@ class InteractingLayer(nn.Module):
             scores = scores / math.sqrt(self.attention_dim)
         if self.pair_bias is not None:
             scores = scores + PAIR_BIAS_GAIN * self.pair_bias
-        return torch.softmax(scores, dim=-1)
+        return softmax_last(scores)
 
     def forward(self, x):
         """Apply the layer.

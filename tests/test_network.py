@@ -22,6 +22,7 @@ from skautoint._network import (
     InteractingLayer,
     check_layer_form,
 )
+from skautoint._softmax import SHORT_AXIS, softmax_last
 
 TOL = {"atol": 1e-6, "rtol": 1e-6}
 f64 = torch.float64
@@ -655,3 +656,35 @@ def test_field_pair_bias_starts_at_zero_in_the_chosen_layers_and_shifts_the_logi
         AutoIntNet(30, 5, field_pair_bias="first")
     with pytest.raises(ValueError, match="pair_bias=True needs n_fields"):
         InteractingLayer(4, 3, pair_bias=True)
+
+
+@pytest.mark.parametrize("n_fields", [1, 5, 15, 16, 39])
+@pytest.mark.parametrize("grad", [True, False])
+def test_softmax_last_matches_torch_in_value_and_gradient(n_fields, grad):
+    # Below SHORT_AXIS fields the CPU path is our own arithmetic: it must be torch's softmax.
+    generator = torch.Generator().manual_seed(n_fields)
+    scores = 5 * torch.randn(64, 2, n_fields, n_fields, generator=generator)
+    weights = torch.randn(64, 2, n_fields, n_fields, generator=generator)
+    ours_in = scores.clone().requires_grad_(grad)
+    torch_in = scores.clone().requires_grad_(grad)
+    ours, expected = softmax_last(ours_in), torch.softmax(torch_in, dim=-1)
+    torch.testing.assert_close(ours, expected, rtol=1e-6, atol=1e-7)
+    if grad:
+        (ours * weights).sum().backward()
+        (expected * weights).sum().backward()
+        torch.testing.assert_close(ours_in.grad, torch_in.grad, rtol=1e-5, atol=2e-6)
+
+
+def test_softmax_last_gradient_is_exact_in_float64():
+    scores = torch.randn(3, 2, 7, 7, dtype=torch.float64, requires_grad=True)
+    assert SHORT_AXIS > 7
+    assert torch.autograd.gradcheck(softmax_last, (scores,))
+
+
+@pytest.mark.parametrize("n_fields", [5, 20, 39])
+def test_softmax_last_keeps_half_precision_and_rounds_the_float32_softmax(n_fields):
+    scores = torch.randn(8, 2, n_fields, n_fields).to(torch.bfloat16)
+    ours = softmax_last(scores)
+    assert ours.dtype == torch.bfloat16
+    torch.testing.assert_close(ours.float(), torch.softmax(scores.float(), dim=-1),
+                               atol=4e-3, rtol=8e-3)
