@@ -601,11 +601,16 @@ def main():
         print(_formatted(ratios_table(table, what), ratio_formats)
               .to_markdown(index=False))
         print()
-    print(_formatted(roofline_table(table, gflops), {
-        "train MFLOP/sample": "{:.2f}", "GEMM GFLOP/s": "{:,.0f}",
-        "roofline samples/s": "{:,.0f}", "fit / roofline": "{:.1%}",
-        "loop / roofline": "{:.1%}",
-    }).to_markdown(index=False))
+    roofline = roofline_table(table, gflops)
+    if roofline.empty:
+        print("No roofline table: it reads the rows 'skautoint float32' and 'skautoint "
+              "bfloat16' (add them to --implementations).")
+    else:
+        print(_formatted(roofline, {
+            "train MFLOP/sample": "{:.2f}", "GEMM GFLOP/s": "{:,.0f}",
+            "roofline samples/s": "{:,.0f}", "fit / roofline": "{:.1%}",
+            "loop / roofline": "{:.1%}",
+        }).to_markdown(index=False))
     print()
     print(NOTES)
     print(f"command: {command_line()}")

@@ -27,6 +27,7 @@ from skautoint._fields import (
     FieldSpec,
     resolve_field_kinds,
 )
+from skautoint.exceptions import LevelTypeChangedWarning
 
 
 @pytest.fixture
@@ -105,6 +106,33 @@ def test_reserved_codes_for_missing_unknown_and_rare():
     # A float min_frequency is a share of the rows: 0.3 * 12 rows -> at least 4 occurrences.
     assert CategoricalFieldEncoder(min_frequency=0.3).fit(X).categories_[0].tolist() == ["a", "b"]
     assert CategoricalFieldEncoder(min_frequency=0.5).fit(X).categories_[0].tolist() == []
+
+
+@pytest.mark.parametrize("dtype", ["string[pyarrow]", "str", "large_string[pyarrow]",
+                                   "string[python]"])
+def test_arrow_strings_encode_as_python_objects_do(adult, dtype):
+    # Arrow-backed string columns are matched in Arrow: the codes must be those of the same
+    # cells as Python objects, with missing, unseen and rare levels, and after a pickle.
+    pytest.importorskip("pyarrow")
+    X = adult[0]
+    columns = ["workclass", "occupation", "native_country"]
+    train = X[columns].iloc[:3000].astype(object)
+    train.iloc[::50, 0] = None
+    new = X[columns].iloc[3000:6000].astype(object)
+    new.iloc[::7, 1] = "a level never seen"
+    new.iloc[::11, 2] = np.nan
+    encoder = CategoricalFieldEncoder(min_frequency=5).fit(train)
+    assert len(encoder.infrequent_categories_[2]) > 0  # rare levels are exercised
+    expected = encoder.transform(new)
+    assert {MISSING_CODE, UNKNOWN_CODE, RARE_CODE} <= set(np.unique(expected))
+    typed = new.astype(dtype)
+    assert np.array_equal(encoder.transform(typed), expected)
+    assert np.array_equal(pickle.loads(pickle.dumps(encoder)).transform(typed), expected)
+    # Levels that are not strings are never matched by Arrow strings: 1 and "1" differ.
+    numbers = CategoricalFieldEncoder(min_frequency=1).fit(pd.DataFrame({"c": [1, 2, 1]}))
+    with pytest.warns(LevelTypeChangedWarning):
+        codes = numbers.transform(pd.DataFrame({"c": pd.array(["1", "2"], dtype=dtype)}))
+    assert codes.ravel().tolist() == [UNKNOWN_CODE, UNKNOWN_CODE]
 
 
 def test_categorical_encoding_of_numpy_object_arrays_and_mixed_types():
