@@ -10,7 +10,7 @@ how far it is from uniform, and rank the field pairs by what the predictions do.
 Read the attention with care. The first layer learns a logit per pair of fields
 (``field_pair_bias="first_layer"``, the default), so its map shows which fields each field
 reads; the paper's layer, without it, stays uniform (every field mixing all fields with
-weight 1/8), and so do the second and third layers here. The map below is the first layer's,
+weight 1/8), and so does the second layer here. The map below is the first layer's,
 on a colour scale centred on uniform attention (white);
 :func:`~skautoint.inspection.attention_entropy` puts a number on how far each layer is from
 uniform. Attention says which fields the model combines, not how much the combination changes

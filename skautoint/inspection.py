@@ -113,7 +113,7 @@ def attention_entropy(attention):
     >>> X, y = load_adult(return_X_y=True)
     >>> clf = AutoIntClassifier(max_epochs=2, random_state=0).fit(X[:1000], y[:1000])
     >>> entropy = attention_entropy(clf.attention_weights(X[:200]))
-    >>> entropy.columns.tolist(), len(entropy) == 3 * 2
+    >>> entropy.columns.tolist(), len(entropy) == clf.n_layers * clf.n_heads
     (['layer', 'head', 'relative_entropy', 'top_weight'], True)
     """
     if "per_row" not in attention:

@@ -251,5 +251,8 @@ def test_embedding_weight_decay_shrinks_the_table_and_weight_decay_does_not(adul
     assert 0 < used.sum() < len(plain)
     assert (decayed[~used] == 0).all()
     ratio = decayed.norm(dim=1)[used] / plain.norm(dim=1)[used]
-    assert (ratio < 1).all() and ratio.median() < 0.5
+    # Nearly every row shrinks, most by half; a frequent level's row may be held up by its
+    # data (with 2 layers, 1 of 157 rows grew by 7% in 3 epochs).
+    assert (ratio < 1).float().mean() > 0.95 and ratio.median() < 0.5
+    assert decayed.norm() < 0.5 * plain.norm()
     assert dense_only.norm() > plain.norm()

@@ -225,8 +225,10 @@ def test_rank_interactions_refuses_bad_arguments_by_name(fitted):
 def test_rank_field_pairs_rejects_a_layer_or_head_out_of_range(fitted):
     clf, X = fitted
     attention = clf.attention_weights(X, per_row=False)
-    with pytest.raises(ValueError, match="`layer` must be None or in \\[0, 2\\]; got 3"):
-        rank_field_pairs(attention, layer=3)
+    last = clf.n_layers - 1
+    with pytest.raises(ValueError,
+                       match=f"`layer` must be None or in \\[0, {last}\\]; got {last + 1}"):
+        rank_field_pairs(attention, layer=last + 1)
     with pytest.raises(ValueError, match="`head` must be None or in \\[0, 1\\]; got -1"):
         rank_field_pairs(attention, head=-1)
 

@@ -201,7 +201,7 @@ def test_attention_maps_and_display(fitted, hours):
     matplotlib.use("Agg")
     X_test = hours[2]
     attention = fitted.attention_weights(X_test[:100], per_row=False)
-    assert attention["mean"].shape == (3, 2, 13, 13)
+    assert attention["mean"].shape == (fitted.n_layers, fitted.n_heads, 13, 13)
     assert len(rank_field_pairs(attention)) == 13 * 12 // 2
     display = AttentionMapDisplay.from_estimator(fitted, X_test[:50])
     assert display.ax_.get_xticklabels()[0].get_text() == "age"

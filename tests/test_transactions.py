@@ -638,7 +638,7 @@ def test_classes_that_are_no_list_of_labels_name_classes(adult_small, classes):
 
 
 # ------------------------------------------------------------------ parameters that cannot act
-@pytest.mark.parametrize("change", [dict(n_layers=2), dict(embedding_dim=8), dict(dropout=0.1),
+@pytest.mark.parametrize("change", [dict(n_layers=1), dict(embedding_dim=8), dict(dropout=0.1),
                                     dict(n_bins=8), dict(continuous="embed")])
 @pytest.mark.parametrize("caller", ["warm_start", "partial_fit"])
 def test_a_warm_call_refuses_parameters_the_built_network_cannot_take(adult_small, change,
