@@ -11,7 +11,7 @@ from sklearn.utils._param_validation import Interval, RealNotInt
 from .._scalars import python_scalars
 from ..exceptions import HighCardinalityWarning, LevelTypeChangedWarning
 from ._coded import _CodedFieldEncoder
-from ._input import _iter_columns, check_field_input
+from ._input import _arrow_type_is, _iter_columns, check_field_input
 
 #: Reserved codes of :class:`CategoricalFieldEncoder`; observed levels start at ``N_RESERVED``.
 MISSING_CODE, UNKNOWN_CODE, RARE_CODE = 0, 1, 2
@@ -25,19 +25,13 @@ def _level_sort_key(level):
 def _arrow_strings(values):
     """The column as a pyarrow ChunkedArray when it is a pandas column of Arrow-backed strings
     (pandas 3's default ``str``, ``string[pyarrow]``, ``ArrowDtype(pa.string())``), else None."""
-    dtype = getattr(values, "dtype", None)
-    if isinstance(dtype, pd.StringDtype):
-        arrow_backed = dtype.storage != "python"
-    elif isinstance(dtype, pd.ArrowDtype):
-        import pyarrow
-
-        arrow_backed = (pyarrow.types.is_string(dtype.pyarrow_dtype)
-                        or pyarrow.types.is_large_string(dtype.pyarrow_dtype))
-    else:
+    if not isinstance(values, pd.Series):
         return None
-    if not arrow_backed or not isinstance(values, pd.Series):
-        return None
-    return values.array.__arrow_array__()
+    dtype = values.dtype
+    arrow_backed = ((isinstance(dtype, pd.StringDtype) and dtype.storage != "python")
+                    or _arrow_type_is(dtype, "is_string")
+                    or _arrow_type_is(dtype, "is_large_string"))
+    return values.array.__arrow_array__() if arrow_backed else None
 
 
 class CategoricalFieldEncoder(_CodedFieldEncoder):
